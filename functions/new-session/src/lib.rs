@@ -1,0 +1,45 @@
+//! `POST /users/{user_id}/sessions`: a new Connect session for one of the
+//! caller's users.
+
+use rollee_shared::State;
+use rollee_shared::app::{finish, json, rfc3339};
+use rollee_shared::flow;
+use rollee_shared::lambda_http::http::StatusCode;
+use rollee_shared::lambda_http::{Body, Request, Response};
+use rollee_shared::request::{json_body, request_id, require_post, user_id};
+
+/// The route takes no body; an empty JSON object is tolerated, anything else is a 400.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoBody {}
+
+/// 201 answer.
+#[derive(Debug, serde::Serialize)]
+pub struct NewSession {
+    pub user_id: String,
+    pub session_id: String,
+    pub connect_url: String,
+    pub expires_at: Option<String>,
+}
+
+pub async fn handle(state: &State, request: Request) -> Response<Body> {
+    let id = request_id(&request);
+    let result = async {
+        require_post(&request)?;
+        let caller = state.caller(&request)?;
+        let user = user_id(&request)?;
+        json_body::<NoBody>(&request)?;
+        let session = flow::new_session(&state.client, &caller, user).await?;
+        json(
+            StatusCode::CREATED,
+            &NewSession {
+                user_id: user.to_string(),
+                session_id: session.id.to_string(),
+                connect_url: session.link.to_string(),
+                expires_at: rfc3339(session.expires_at),
+            },
+        )
+    }
+    .await;
+    finish(&id, result)
+}

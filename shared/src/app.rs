@@ -1,0 +1,145 @@
+//! What every function does the same way: build its state once at cold start,
+//! and turn a handler's result into a response.
+
+use std::sync::Arc;
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::{Config, ConfigError, TokenConfig};
+use crate::problem::ApiError;
+use crate::request::{self, Caller};
+use crate::rollee::{ClientOptions, RolleeClient};
+use crate::token::{TokenError, TokenSource};
+
+/// Built once per process and shared by every invocation.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub client: RolleeClient,
+    dev_caller: Option<Arc<str>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("{0}")]
+    Client(String),
+}
+
+impl State {
+    /// Builds the state from a checked configuration; reads the JWT now.
+    /// `sdk_config` is loaded only when the JWT lives in Secrets Manager.
+    pub async fn build<F, Fut>(
+        config: &Config,
+        options: ClientOptions,
+        sdk_config: F,
+    ) -> Result<Self, StartupError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = aws_config::SdkConfig>,
+    {
+        let secrets = match &config.token {
+            TokenConfig::SecretsManager { .. } => {
+                Some(aws_sdk_secretsmanager::Client::new(&sdk_config().await))
+            }
+            TokenConfig::Dev(_) => None,
+        };
+        let tokens =
+            TokenSource::load(&config.token, || secrets.unwrap_or_else(unreachable_client)).await?;
+        let client = RolleeClient::new(config.api_url.clone(), tokens, options)
+            .map_err(StartupError::Client)?;
+        if let Some(sub) = &config.dev_caller_sub {
+            tracing::warn!(
+                dev_caller_sub = %sub,
+                "DEV_CALLER_SUB is set: requests without authorizer claims act as this caller (local development only)"
+            );
+        }
+        Ok(Self {
+            client,
+            dev_caller: config.dev_caller_sub.as_deref().map(Arc::from),
+        })
+    }
+
+    /// The caller of `request`, or 401.
+    pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
+        request::caller(request, self.dev_caller.as_deref())
+    }
+}
+
+/// `TokenSource::load` asks for a client only for a Secrets Manager origin,
+/// for which `build` made one; this is never called.
+fn unreachable_client() -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+/// Cold start of a deployed (or `cargo lambda watch`ed) function: logging,
+/// configuration from the environment, the JWT, the HTTP client. On failure it
+/// logs one line naming the cause and exits, so Lambda reports an init error
+/// instead of serving requests it cannot answer.
+pub async fn init_from_env() -> State {
+    // Honours AWS_LAMBDA_LOG_FORMAT (JSON when deployed) and AWS_LAMBDA_LOG_LEVEL / RUST_LOG.
+    lambda_http::tracing::init_default_subscriber();
+    let built = match Config::from_env() {
+        Ok(config) => {
+            State::build(&config, ClientOptions::default(), || {
+                aws_config::load_defaults(aws_config::BehaviorVersion::latest())
+            })
+            .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    match built {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!("startup failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The response of a handler: its success, or its failure as a problem.
+pub fn finish(request_id: &str, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    match result {
+        Ok(response) => {
+            tracing::info!(status = response.status().as_u16(), "answered");
+            response
+        }
+        Err(error) => {
+            let status = error.status.as_u16();
+            match &error.cause {
+                // Rollee failures are the operator's concern: say why. Causes never carry secrets.
+                Some(cause) => {
+                    tracing::warn!(status, problem = error.kind, %cause, "answered with a problem")
+                }
+                // The app's own mistakes: no detail, which could echo what it sent.
+                None => tracing::info!(status, problem = error.kind, "answered with a problem"),
+            }
+            error.into_response(request_id)
+        }
+    }
+}
+
+/// A JSON response. Serialising the plain response structs cannot fail; were
+/// it to, the app gets a 500 problem, not a panic.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(|e| ApiError::internal(e.to_string()))?;
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(text))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// `expires_at` as RFC 3339 UTC, or `None` when Rollee gave none.
+pub fn rfc3339(at: Option<OffsetDateTime>) -> Option<String> {
+    at.and_then(|at| at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
+}

@@ -1,0 +1,201 @@
+//! Configuration from the environment, checked once at start.
+//!
+//! A missing or contradictory setting stops the function at init with one line
+//! naming the variable, never at the first request.
+
+use std::fmt;
+
+use url::Url;
+
+use crate::token::Jwt;
+
+/// Rollee's published sandbox base (ROLLEE_API.md, "Environments" [C]).
+pub const SANDBOX_API_URL: &str = "https://api.sand.getrollee.com/api/v0.5";
+
+pub const VAR_API_URL: &str = "ROLLEE_API_URL";
+pub const VAR_SECRET_ID: &str = "ROLLEE_SECRET_ID";
+pub const VAR_TOKEN: &str = "ROLLEE_TOKEN";
+pub const VAR_DEV_CALLER_SUB: &str = "DEV_CALLER_SUB";
+
+/// Where the Rollee JWT comes from.
+#[derive(Clone)]
+pub enum TokenConfig {
+    /// A Secrets Manager secret (name or ARN): how deployed functions run.
+    SecretsManager { secret_id: String },
+    /// The JWT itself from `ROLLEE_TOKEN`: local development only.
+    Dev(Jwt),
+}
+
+impl fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretsManager { secret_id } => f
+                .debug_struct("SecretsManager")
+                .field("secret_id", secret_id)
+                .finish(),
+            Self::Dev(jwt) => f.debug_tuple("Dev").field(jwt).finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Rollee API base, e.g. `https://api.getrollee.com/api/v0.5`, without a trailing slash.
+    pub api_url: Url,
+    pub token: TokenConfig,
+    /// Local development only: the caller assumed when a request has no authorizer claims.
+    pub dev_caller_sub: Option<String>,
+}
+
+/// A setting that stops the function at start. Its Display is the one line logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "neither {VAR_SECRET_ID} nor {VAR_TOKEN} is set: set {VAR_SECRET_ID} to the Secrets Manager secret holding the Rollee JWT (or {VAR_TOKEN} for local development)"
+    )]
+    NoTokenSource,
+    #[error(
+        "both {VAR_SECRET_ID} and {VAR_TOKEN} are set: set {VAR_SECRET_ID} when deployed, {VAR_TOKEN} only for local development, not both"
+    )]
+    TwoTokenSources,
+    #[error("{0} is set but empty")]
+    Empty(&'static str),
+    // The value is not echoed: a mistyped URL may carry credentials.
+    #[error(
+        "{VAR_API_URL} must be an http(s) URL with a host and no credentials, query or fragment"
+    )]
+    BadApiUrl,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // A variable set to the empty string is a mistake, not "unset": say so.
+        let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(v) if v.trim().is_empty() => Err(ConfigError::Empty(name)),
+                Some(v) => Ok(Some(v.trim().to_owned())),
+            }
+        };
+
+        let api_url = get(VAR_API_URL)?.unwrap_or_else(|| SANDBOX_API_URL.to_owned());
+        let api_url = parse_api_url(&api_url)?;
+
+        let token = match (get(VAR_SECRET_ID)?, get(VAR_TOKEN)?) {
+            (Some(secret_id), None) => TokenConfig::SecretsManager { secret_id },
+            (None, Some(token)) => TokenConfig::Dev(Jwt::new(token)),
+            (Some(_), Some(_)) => return Err(ConfigError::TwoTokenSources),
+            (None, None) => return Err(ConfigError::NoTokenSource),
+        };
+
+        Ok(Self {
+            api_url,
+            token,
+            dev_caller_sub: get(VAR_DEV_CALLER_SUB)?,
+        })
+    }
+}
+
+fn parse_api_url(raw: &str) -> Result<Url, ConfigError> {
+    let bad = || ConfigError::BadApiUrl;
+    let mut url = Url::parse(raw).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad());
+    }
+    // Normalise: no trailing slash, so that `base + "/users"` is always right.
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn secret_id_alone_is_the_deployed_configuration() {
+        let c = config(&[(VAR_SECRET_ID, "rollee/jwt")]).unwrap();
+        assert!(
+            matches!(c.token, TokenConfig::SecretsManager { ref secret_id } if secret_id == "rollee/jwt")
+        );
+        assert_eq!(c.api_url.as_str(), SANDBOX_API_URL);
+        assert_eq!(c.dev_caller_sub, None);
+    }
+
+    #[test]
+    fn dev_token_and_caller_are_read() {
+        let c = config(&[
+            (VAR_TOKEN, "eyJdev"),
+            (VAR_DEV_CALLER_SUB, "alice"),
+            (VAR_API_URL, "http://127.0.0.1:9000/api/v0.5/"),
+        ])
+        .unwrap();
+        assert!(matches!(c.token, TokenConfig::Dev(ref t) if t.expose() == "eyJdev"));
+        assert_eq!(c.dev_caller_sub.as_deref(), Some("alice"));
+        assert_eq!(c.api_url.as_str(), "http://127.0.0.1:9000/api/v0.5");
+    }
+
+    #[test]
+    fn missing_token_source_names_both_variables() {
+        let err = config(&[]).unwrap_err();
+        assert_eq!(err, ConfigError::NoTokenSource);
+        let line = err.to_string();
+        assert!(
+            line.contains(VAR_SECRET_ID) && line.contains(VAR_TOKEN),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn both_token_sources_are_contradictory() {
+        let err = config(&[(VAR_SECRET_ID, "s"), (VAR_TOKEN, "t")]).unwrap_err();
+        assert_eq!(err, ConfigError::TwoTokenSources);
+    }
+
+    #[test]
+    fn empty_variable_is_named() {
+        let err = config(&[(VAR_SECRET_ID, "s"), (VAR_DEV_CALLER_SUB, " ")]).unwrap_err();
+        assert_eq!(err, ConfigError::Empty(VAR_DEV_CALLER_SUB));
+        assert!(err.to_string().starts_with(VAR_DEV_CALLER_SUB));
+    }
+
+    #[test]
+    fn api_url_must_be_http_with_a_host() {
+        for bad in [
+            "ftp://x/api",
+            "not a url",
+            "http://",
+            "https://h/api?x=1",
+            "https://u:p@h/api",
+        ] {
+            let err = config(&[(VAR_SECRET_ID, "s"), (VAR_API_URL, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadApiUrl, "{bad}");
+            assert!(err.to_string().contains(VAR_API_URL));
+        }
+    }
+
+    #[test]
+    fn debug_of_a_dev_config_does_not_show_the_token() {
+        let c = config(&[(VAR_TOKEN, "eyJsecret")]).unwrap();
+        assert!(!format!("{c:?}").contains("eyJsecret"));
+    }
+}

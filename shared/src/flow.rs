@@ -1,0 +1,234 @@
+//! The three operations of the Connect flow, with ownership and input limits.
+
+use serde_json::{Map, Value};
+use url::Url;
+use uuid::Uuid;
+
+use crate::problem::ApiError;
+use crate::request::Caller;
+use crate::rollee::{RolleeClient, RolleeError, Session, session_of_link};
+
+/// The metadata key under which `create-user` records the caller's `sub`.
+/// Keys starting with [`RESERVED_PREFIX`] are refused from callers, so this
+/// one can be neither set nor overwritten by them.
+pub const OWNER_KEY: &str = "__connect_owner";
+pub const RESERVED_PREFIX: &str = "__";
+
+/// Our own limits on caller metadata. Rollee publishes none [?]; these keep
+/// Rollee's stored metadata small and plain.
+pub const MAX_METADATA_KEYS: usize = 20;
+pub const MAX_KEY_CHARS: usize = 64;
+pub const MAX_VALUE_CHARS: usize = 512;
+pub const MAX_CONNECT_URL_CHARS: usize = 2048;
+
+/// Checks caller metadata: at most [`MAX_METADATA_KEYS`] keys of 1 to
+/// [`MAX_KEY_CHARS`] characters from `[A-Za-z0-9_.-]`, none reserved, each
+/// value a string of at most [`MAX_VALUE_CHARS`] characters.
+pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), ApiError> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(ApiError::bad_request(format!(
+            "metadata has {} keys; at most {MAX_METADATA_KEYS} are allowed.",
+            metadata.len()
+        )));
+    }
+    for (key, value) in metadata {
+        let key_ok = (1..=MAX_KEY_CHARS).contains(&key.chars().count())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !key_ok {
+            return Err(ApiError::bad_request(format!(
+                "metadata keys must be 1 to {MAX_KEY_CHARS} characters from A-Z, a-z, 0-9, '_', '.', '-'."
+            )));
+        }
+        if key.starts_with(RESERVED_PREFIX) {
+            return Err(ApiError::bad_request(format!(
+                "metadata keys starting with '{RESERVED_PREFIX}' are reserved for this server."
+            )));
+        }
+        match value {
+            Value::String(s) if s.chars().count() <= MAX_VALUE_CHARS => {}
+            Value::String(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "metadata value of '{key}' is longer than {MAX_VALUE_CHARS} characters."
+                )));
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "metadata value of '{key}' must be a string."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The session UUID of a Connect URL sent by the app: an http(s) URL whose
+/// path ends in `/session/<UUID>` (ROLLEE_API.md, "The Rollee Connect URL" [C]).
+/// The host is not checked: Rollee's sandbox and production Connect hosts are
+/// not published [?]; Rollee itself decides whether the session exists.
+pub fn session_of_connect_url(raw: &str) -> Result<Uuid, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "connect_url is not a Rollee Connect session URL (https://…/session/<UUID>).",
+        )
+    };
+    if raw.len() > MAX_CONNECT_URL_CHARS {
+        return Err(invalid());
+    }
+    let url = Url::parse(raw).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid());
+    }
+    session_of_link(&url).ok_or_else(invalid)
+}
+
+/// A user created for the caller, with its first Connect session.
+#[derive(Debug, Clone)]
+pub struct CreatedUser {
+    pub user_id: Uuid,
+    pub session: Session,
+}
+
+/// Creates a Rollee user owned by `caller`. `metadata` must have passed [`check_metadata`].
+pub async fn create_user(
+    client: &RolleeClient,
+    caller: &Caller,
+    mut metadata: Map<String, Value>,
+) -> Result<CreatedUser, ApiError> {
+    metadata.insert(OWNER_KEY.to_owned(), Value::String(caller.sub().to_owned()));
+    let user = client.create_user(&metadata).await?;
+    tracing::info!(user_id = %user.id, "created a Rollee user");
+    let session = match user.session {
+        Some(session) => session,
+        None => {
+            // `POST /users` returns the first session [C]; should an answer lack
+            // it, ask for one rather than lose the user just created.
+            tracing::warn!(user_id = %user.id, "Rollee's new user has no usable Connect link; requesting a session");
+            client.new_session(user.id).await?
+        }
+    };
+    Ok(CreatedUser {
+        user_id: user.id,
+        session,
+    })
+}
+
+/// A new session for one of `caller`'s users. "No such user" and "not yours"
+/// are the same 404, on purpose.
+pub async fn new_session(
+    client: &RolleeClient,
+    caller: &Caller,
+    user_id: Uuid,
+) -> Result<Session, ApiError> {
+    let not_found = || ApiError::not_found("No user with this id belongs to the caller.");
+    let user = match client.get_user(user_id).await {
+        Ok(user) => user,
+        Err(RolleeError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    let owner = user.metadata.get(OWNER_KEY).and_then(Value::as_str);
+    if owner != Some(caller.sub()) {
+        tracing::info!(%user_id, "new session refused: the user is not the caller's");
+        return Err(not_found());
+    }
+    match client.new_session(user_id).await {
+        Ok(session) => Ok(session),
+        // Deleted between the two calls.
+        Err(RolleeError::NotFound) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Refreshes the session of a Connect URL. Holding a current Connect URL is
+/// what authorises its refresh (DESIGN.md, Security).
+pub async fn refresh(client: &RolleeClient, session: Uuid) -> Result<Session, ApiError> {
+    match client.refresh_session(session).await {
+        Ok(session) => Ok(session),
+        Err(RolleeError::NotFound) => Err(ApiError::not_found(
+            "Rollee knows no session for this connect_url.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn metadata_within_limits_passes() {
+        check_metadata(&map(
+            json!({"crm_id": "42", "plan.tier-2": "gold", "k": ""}),
+        ))
+        .unwrap();
+        let full: Map<String, Value> = (0..MAX_METADATA_KEYS)
+            .map(|i| (format!("k{i}"), json!("v")))
+            .collect();
+        check_metadata(&full).unwrap();
+        check_metadata(&map(
+            json!({ "k".repeat(MAX_KEY_CHARS): "v".repeat(MAX_VALUE_CHARS) }),
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn metadata_over_its_limits_is_400() {
+        let too_many: Map<String, Value> = (0..=MAX_METADATA_KEYS)
+            .map(|i| (format!("k{i}"), json!("v")))
+            .collect();
+        let cases = [
+            too_many,
+            map(json!({ "k".repeat(MAX_KEY_CHARS + 1): "v" })),
+            map(json!({ "": "v" })),
+            map(json!({ "a b": "v" })),
+            map(json!({ "k": "v".repeat(MAX_VALUE_CHARS + 1) })),
+            map(json!({ "k": 1 })),
+            map(json!({ "k": {"nested": "x"} })),
+            map(json!({ OWNER_KEY: "mallory" })),
+            map(json!({ "__anything": "x" })),
+        ];
+        for m in cases {
+            assert_eq!(check_metadata(&m).unwrap_err().status, 400, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn connect_urls_yield_their_session() {
+        let id = "5f0b1a2e-0c53-4d8e-9f7e-0f2a9a0f5b11";
+        for url in [
+            format!("https://connectv2.stage.getrollee.com/v0.4/session/{id}"),
+            format!("http://127.0.0.1:9000/v0.4/session/{id}/"),
+            format!("https://c.example/v0.4/session/{id}?lang=fr"),
+        ] {
+            assert_eq!(
+                session_of_connect_url(&url).unwrap().to_string(),
+                id,
+                "{url}"
+            );
+        }
+        for bad in [
+            "".to_owned(),
+            "not a url".to_owned(),
+            format!("ftp://c.example/v0.4/session/{id}"),
+            "https://c.example/v0.4/session/not-a-uuid".to_owned(),
+            format!("https://c.example/v0.4/users/{id}"),
+            format!("https://c.example/v0.4/session/{id}/extra"),
+            format!(
+                "https://c.example/{}/session/{id}",
+                "x".repeat(MAX_CONNECT_URL_CHARS)
+            ),
+        ] {
+            assert_eq!(
+                session_of_connect_url(&bad).unwrap_err().status,
+                400,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! What a handler needs from an API Gateway request: the caller, the path's
+//! `user_id`, a bounded JSON body, the request id.
+
+use lambda_http::http::Method;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::problem::ApiError;
+
+/// Bodies above this are refused with 413 before they are parsed. The largest
+/// legitimate body (metadata at its limits) is well under it.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The authenticated caller: the `sub` claim of the app's login token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(String);
+
+impl Caller {
+    pub fn new(sub: impl Into<String>) -> Self {
+        Self(sub.into())
+    }
+
+    pub fn sub(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The caller from `requestContext.authorizer.jwt.claims.sub`. Only when the
+/// request carries no JWT claims at all is `dev_caller` (DEV_CALLER_SUB, local
+/// development) assumed. Otherwise: 401, never a silent default.
+pub fn caller(request: &Request, dev_caller: Option<&str>) -> Result<Caller, ApiError> {
+    let claims = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims)
+            .filter(|claims| !claims.is_empty()),
+        _ => None,
+    };
+    match claims {
+        Some(claims) => claims
+            .get("sub")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(Caller::new)
+            .ok_or_else(ApiError::unauthenticated),
+        None => dev_caller
+            .map(Caller::new)
+            .ok_or_else(ApiError::unauthenticated),
+    }
+}
+
+/// Lambda's request id (the one in the function's logs), else API Gateway's, else a fresh one.
+pub fn request_id(request: &Request) -> String {
+    if let Some(context) = request.lambda_context_ref() {
+        if !context.request_id.is_empty() {
+            return context.request_id.clone();
+        }
+    }
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
+        if let Some(id) = context.request_id.as_deref().filter(|id| !id.is_empty()) {
+            return id.to_owned();
+        }
+    }
+    Uuid::new_v4().to_string()
+}
+
+pub fn require_post(request: &Request) -> Result<(), ApiError> {
+    if request.method() == Method::POST {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed())
+    }
+}
+
+/// `user_id` from `pathParameters` (API Gateway, and `cargo lambda watch`'s
+/// router), else from the raw path `…/users/{user_id}/sessions` (a plain
+/// `/lambda-url/<function>/…` call leaves the parameters empty).
+pub fn user_id(request: &Request) -> Result<Uuid, ApiError> {
+    let params = request.path_parameters();
+    let raw = match params.first("user_id") {
+        Some(id) => id.to_owned(),
+        None => {
+            let segments: Vec<&str> = request
+                .uri()
+                .path()
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .collect();
+            segments
+                .windows(3)
+                .rev()
+                .find(|w| w[0] == "users" && w[2] == "sessions")
+                .map(|w| w[1].to_owned())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "The path has no user id: call POST /users/{user_id}/sessions.",
+                    )
+                })?
+        }
+    };
+    parse_uuid(&raw).ok_or_else(|| ApiError::bad_request("The user id in the path is not a UUID."))
+}
+
+/// A UUID in its canonical hyphenated form (36 characters), any case.
+pub fn parse_uuid(raw: &str) -> Option<Uuid> {
+    (raw.len() == 36)
+        .then(|| Uuid::try_parse(raw).ok())
+        .flatten()
+}
+
+/// The JSON body, or `None` when there is none (empty or whitespace only).
+/// Over [`MAX_BODY_BYTES`]: 413. Not JSON, unknown fields, wrong types: 400.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<Option<T>, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // `Body` is non-exhaustive; a kind of body we do not know is no JSON we accept.
+        _ => return Err(ApiError::bad_request("The request body is not JSON.")),
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                // serde's message names the field and what was expected; the
+                // position is noise for a one-line body.
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or_default();
+                ApiError::bad_request(format!(
+                    "The request body does not have the expected fields: {message}."
+                ))
+            }
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("The request body is not valid JSON.")
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+
+    fn request(event: serde_json::Value) -> Request {
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn event(
+        claims: Option<serde_json::Value>,
+        path: &str,
+        params: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut context = serde_json::json!({
+            "requestId": "apigw-1",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "timeEpoch": 0
+        });
+        if let Some(claims) = claims {
+            context["authorizer"] = serde_json::json!({"jwt": {"claims": claims, "scopes": null}});
+        }
+        let mut e = serde_json::json!({
+            "version": "2.0", "routeKey": "POST /x", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": context, "isBase64Encoded": false
+        });
+        if let Some(params) = params {
+            e["pathParameters"] = params;
+        }
+        e
+    }
+
+    #[test]
+    fn the_caller_is_the_sub_claim() {
+        let r = request(event(
+            Some(serde_json::json!({"sub": "alice"})),
+            "/users",
+            None,
+        ));
+        assert_eq!(caller(&r, Some("dev")).unwrap().sub(), "alice");
+    }
+
+    #[test]
+    fn no_claims_is_401_unless_a_dev_caller_is_set() {
+        let r = request(event(None, "/users", None));
+        assert_eq!(caller(&r, None).unwrap_err().status, 401);
+        assert_eq!(caller(&r, Some("dev")).unwrap().sub(), "dev");
+    }
+
+    #[test]
+    fn claims_without_a_sub_are_401_even_with_a_dev_caller() {
+        let r = request(event(
+            Some(serde_json::json!({"email": "a@b"})),
+            "/users",
+            None,
+        ));
+        assert_eq!(caller(&r, Some("dev")).unwrap_err().status, 401);
+        let r = request(event(Some(serde_json::json!({"sub": " "})), "/users", None));
+        assert_eq!(caller(&r, Some("dev")).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn user_id_from_path_parameters_or_raw_path() {
+        let id = "0b7c7b5e-7a59-4e61-9a55-3d0f8f0c2a11";
+        let r = request(event(
+            None,
+            "/users/x/sessions",
+            Some(serde_json::json!({"user_id": id})),
+        ));
+        assert_eq!(user_id(&r).unwrap().to_string(), id);
+        let r = request(event(
+            None,
+            &format!("/lambda-url/new-session/users/{id}/sessions"),
+            None,
+        ));
+        assert_eq!(user_id(&r).unwrap().to_string(), id);
+        let r = request(event(None, "/users/not-a-uuid/sessions", None));
+        assert_eq!(user_id(&r).unwrap_err().status, 400);
+        let r = request(event(None, "/sessions", None));
+        assert_eq!(user_id(&r).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn the_request_id_comes_from_api_gateway_without_a_lambda_context() {
+        let r = request(event(None, "/users", None));
+        assert_eq!(request_id(&r), "apigw-1");
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Probe {
+        #[allow(dead_code)]
+        a: String,
+    }
+
+    fn with_body(body: Body) -> Request {
+        let mut r = http::Request::new(body);
+        *r.method_mut() = Method::POST;
+        r
+    }
+
+    #[test]
+    fn bodies_are_bounded_and_strict() {
+        assert!(
+            json_body::<Probe>(&with_body(Body::Empty))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            json_body::<Probe>(&with_body(Body::Text(" \n".into())))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            json_body::<Probe>(&with_body(Body::Text(r#"{"a":"x"}"#.into())))
+                .unwrap()
+                .is_some()
+        );
+        let e = json_body::<Probe>(&with_body(Body::Text("{".into()))).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.detail.as_str()),
+            (400, "The request body is not valid JSON.")
+        );
+        let e =
+            json_body::<Probe>(&with_body(Body::Text(r#"{"a":"x","b":1}"#.into()))).unwrap_err();
+        assert!(e.detail.contains("unknown field `b`"), "{}", e.detail);
+        let e = json_body::<Probe>(&with_body(Body::Text(r#"{"a":1}"#.into()))).unwrap_err();
+        assert_eq!(e.status, 400);
+        let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(
+            json_body::<Probe>(&with_body(Body::Text(big)))
+                .unwrap_err()
+                .status,
+            413
+        );
+    }
+
+    #[test]
+    fn uuids_must_be_canonical() {
+        assert!(parse_uuid("0B7C7B5E-7A59-4E61-9A55-3D0F8F0C2A11").is_some());
+        assert!(parse_uuid("0b7c7b5e7a594e619a553d0f8f0c2a11").is_none());
+        assert!(parse_uuid("urn:uuid:0b7c7b5e-7a59-4e61-9a55-3d0f8f0c2a11").is_none());
+    }
+}
