@@ -1,0 +1,307 @@
+//! What the end-to-end tests share: events, the handlers' state against a
+//! sandbox, log capture and the leak check, and moto's Secrets Manager.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Request, Response};
+use rollee_sandbox::Sandbox;
+use rollee_shared::State;
+use rollee_shared::config::Config;
+use rollee_shared::rollee::ClientOptions;
+use serde_json::Value;
+
+/// The JWT the sandbox accepts by default. Watched by the leak check.
+pub const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.e2e-test-jwt.c2lnbmF0dXJl";
+
+/// Short limits so that the slow-upstream tests take seconds, not the
+/// production 8 s per attempt.
+pub fn test_options() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(1),
+        attempt_timeout: Duration::from_millis(1500),
+        budget: Duration::from_secs(6),
+        retry_pause: Duration::from_millis(20),
+    }
+}
+
+// ---------------------------------------------------------------- logs
+
+#[derive(Clone, Copy)]
+struct Capture;
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Strings that must never appear in a log line: JWTs and session tokens.
+static WATCHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Every response the tests received, for the leak check of responses.
+static ANSWERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends every log record of the process, at every level, to a buffer the
+/// leak check reads. Idempotent.
+pub fn capture_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_writer(|| Capture)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("one subscriber per test binary");
+        watch(JWT);
+    });
+}
+
+pub fn watch(secret: impl Into<String>) {
+    WATCHED.lock().unwrap().push(secret.into());
+}
+
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// No watched secret in any captured log line; no JWT in any response.
+pub fn assert_no_leaks() {
+    let logs = logs();
+    let answers = ANSWERS.lock().unwrap().clone();
+    for secret in WATCHED.lock().unwrap().iter() {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret ({}…) appears in the logs",
+            &secret[..8]
+        );
+        if secret.starts_with("eyJ") || secret.starts_with("jwt") {
+            for answer in &answers {
+                assert!(
+                    !answer.contains(secret.as_str()),
+                    "a JWT appears in a response: {answer}"
+                );
+            }
+        }
+    }
+    assert!(
+        !logs.is_empty(),
+        "no log captured: the leak check would prove nothing"
+    );
+}
+
+// ---------------------------------------------------------------- events
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+pub fn event(name: &str) -> Value {
+    let path = events_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An event with its user id (path and `pathParameters`) replaced.
+pub fn with_user(mut e: Value, user: &str) -> Value {
+    e["rawPath"] = format!("/users/{user}/sessions").into();
+    e["requestContext"]["http"]["path"] = e["rawPath"].clone();
+    e["pathParameters"]["user_id"] = user.into();
+    e
+}
+
+pub fn with_sub(mut e: Value, sub: &str) -> Value {
+    e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = sub.into();
+    e
+}
+
+pub fn with_body(mut e: Value, body: &str) -> Value {
+    e["body"] = body.into();
+    e
+}
+
+pub fn request(e: &Value) -> Request {
+    lambda_http::request::from_str(&e.to_string()).expect("a valid API Gateway v2 event")
+}
+
+// ---------------------------------------------------------------- state
+
+pub async fn sandbox() -> Sandbox {
+    capture_logs();
+    Sandbox::start(JWT).await.expect("sandbox starts")
+}
+
+/// The handlers' state as `cargo lambda watch` builds it: the JWT from
+/// ROLLEE_TOKEN, the sandbox as ROLLEE_API_URL.
+pub async fn dev_state(sandbox: &Sandbox) -> State {
+    state_with(sandbox, &[("ROLLEE_TOKEN", JWT)]).await
+}
+
+pub async fn state_with(sandbox: &Sandbox, vars: &[(&str, &str)]) -> State {
+    let base = sandbox.base_url();
+    let config = Config::from_lookup(|name| {
+        if name == "ROLLEE_API_URL" {
+            return Some(base.clone());
+        }
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("valid test configuration");
+    State::build(&config, test_options(), || async {
+        aws_config::SdkConfig::builder().build()
+    })
+    .await
+    .expect("state builds")
+}
+
+// ---------------------------------------------------------------- answers
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field} in {}", self.body))
+            .to_owned()
+    }
+
+    /// Asserts an RFC 9457 problem of this status, and returns it.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.headers["content-type"], "application/problem+json");
+        let b = &self.body;
+        assert_eq!(b["status"], status, "{b}");
+        assert!(
+            b["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:rollee-connect:problem:"),
+            "{b}"
+        );
+        for field in ["title", "detail", "request_id"] {
+            assert!(
+                !b[field].as_str().unwrap_or_default().is_empty(),
+                "{field} missing in {b}"
+            );
+        }
+        b
+    }
+}
+
+pub fn answer(response: Response<Body>) -> Answer {
+    let (parts, body) = response.into_parts();
+    let text = match body {
+        Body::Text(t) => t,
+        Body::Empty => String::new(),
+        Body::Binary(b) => String::from_utf8(b).unwrap(),
+        _ => panic!("unexpected body kind"),
+    };
+    ANSWERS.lock().unwrap().push(text.clone());
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    Answer {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
+}
+
+pub async fn create_user(state: &State, e: &Value) -> Answer {
+    answer(create_user::handle(state, request(e)).await)
+}
+
+pub async fn new_session(state: &State, e: &Value) -> Answer {
+    answer(new_session::handle(state, request(e)).await)
+}
+
+pub async fn refresh_url(state: &State, e: &Value) -> Answer {
+    answer(refresh_url::handle(state, request(e)).await)
+}
+
+/// Records the session token of a successful answer, so that the leak check watches it.
+pub fn watch_session(a: &Answer) {
+    let url = a.str("connect_url");
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    watch(token);
+}
+
+// ---------------------------------------------------------------- moto
+
+/// moto's Secrets Manager on 127.0.0.1, started for a test and stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("moto_server could not start ({e}): pip install 'moto[server]'")
+            });
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server did not listen within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto { child, endpoint }
+    }
+
+    /// The SDK configuration a function in AWS would load, pointed at moto.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn client(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
+    }
+}
