@@ -125,8 +125,15 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<Option<T>, Ap
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(None),
+        // serde would read a struct from an array too: every body here is an object.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "The request body must be a JSON object.",
+            ));
+        }
     }
     serde_json::from_slice(bytes).map(Some).map_err(|e| {
         use serde_json::error::Category;
@@ -274,6 +281,8 @@ mod tests {
         let e =
             json_body::<Probe>(&with_body(Body::Text(r#"{"a":"x","b":1}"#.into()))).unwrap_err();
         assert!(e.detail.contains("unknown field `b`"), "{}", e.detail);
+        let e = json_body::<Probe>(&with_body(Body::Text(r#"["x"]"#.into()))).unwrap_err();
+        assert_eq!(e.detail, "The request body must be a JSON object.");
         let e = json_body::<Probe>(&with_body(Body::Text(r#"{"a":1}"#.into()))).unwrap_err();
         assert_eq!(e.status, 400);
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));

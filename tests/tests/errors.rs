@@ -1,0 +1,434 @@
+//! Every row of DESIGN.md's error table: the input that triggers it, the
+//! status, and the problem body. Plus the retry rules that decide between them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rollee_sandbox::Fault;
+use rollee_shared::request::MAX_BODY_BYTES;
+use serde_json::json;
+use uuid::Uuid;
+
+async fn a_user(state: &rollee_shared::State) -> String {
+    let created = create_user(state, &event("create-user")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    watch_session(&created);
+    created.str("user_id")
+}
+
+fn refresh_event(connect_url: &str) -> serde_json::Value {
+    with_body(
+        event("refresh-url"),
+        &json!({ "connect_url": connect_url }).to_string(),
+    )
+}
+
+// ------------------------------------------------------------------ 400
+
+#[tokio::test]
+async fn row_400_bad_bodies_uuids_urls_and_metadata() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let many_keys: serde_json::Map<String, serde_json::Value> =
+        (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+
+    let cases = [
+        (
+            "create-user: body not JSON",
+            create_user(&state, &event("create-user-not-json")).await,
+        ),
+        (
+            "create-user: unknown field",
+            create_user(&state, &event("create-user-unknown-field")).await,
+        ),
+        (
+            "create-user: wrong field type",
+            create_user(
+                &state,
+                &with_body(event("create-user"), r#"{"metadata": "gold"}"#),
+            )
+            .await,
+        ),
+        (
+            "create-user: body is an array",
+            create_user(&state, &with_body(event("create-user"), "[]")).await,
+        ),
+        (
+            "create-user: too many metadata keys",
+            create_user(
+                &state,
+                &with_body(
+                    event("create-user"),
+                    &json!({ "metadata": many_keys }).to_string(),
+                ),
+            )
+            .await,
+        ),
+        (
+            "create-user: metadata value too long",
+            create_user(
+                &state,
+                &with_body(
+                    event("create-user"),
+                    &json!({"metadata": {"k": "v".repeat(513)}}).to_string(),
+                ),
+            )
+            .await,
+        ),
+        (
+            "create-user: metadata value not a string",
+            create_user(
+                &state,
+                &with_body(event("create-user"), r#"{"metadata": {"k": 1}}"#),
+            )
+            .await,
+        ),
+        (
+            "create-user: reserved metadata key",
+            create_user(&state, &event("create-user-reserved-key")).await,
+        ),
+        (
+            "new-session: bad UUID",
+            new_session(&state, &event("new-session-bad-uuid")).await,
+        ),
+        (
+            "new-session: unexpected body",
+            new_session(
+                &state,
+                &with_body(event("new-session"), r#"{"user_id": "x"}"#),
+            )
+            .await,
+        ),
+        (
+            "refresh-url: wrong body",
+            refresh_url(&state, &event("refresh-url-wrong-body")).await,
+        ),
+        (
+            "refresh-url: no body",
+            refresh_url(&state, &with_body(event("refresh-url"), "")).await,
+        ),
+        (
+            "refresh-url: not a Connect URL",
+            refresh_url(&state, &event("refresh-url-not-connect-url")).await,
+        ),
+        (
+            "refresh-url: Connect URL without a UUID",
+            refresh_url(
+                &state,
+                &refresh_event("https://connect.example/v0.4/session/123"),
+            )
+            .await,
+        ),
+    ];
+    for (what, answer) in &cases {
+        let problem = answer.problem(400);
+        assert_eq!(
+            problem["type"], "urn:rollee-connect:problem:invalid-request",
+            "{what}"
+        );
+        assert_eq!(
+            problem["request_id"], "req-0001",
+            "{what}: the event's request id"
+        );
+    }
+    assert!(
+        sandbox.requests().is_empty(),
+        "no invalid request reaches Rollee"
+    );
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn row_400_details_say_what_to_fix() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let a = create_user(&state, &event("create-user-unknown-field")).await;
+    assert!(
+        a.problem(400)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `owner`"),
+        "{}",
+        a.body
+    );
+    let a = create_user(&state, &event("create-user-not-json")).await;
+    assert_eq!(
+        a.problem(400)["detail"],
+        "The request body must be a JSON object."
+    );
+    let a = create_user(
+        &state,
+        &with_body(event("create-user"), r#"{"metadata": {"#),
+    )
+    .await;
+    assert_eq!(
+        a.problem(400)["detail"],
+        "The request body is not valid JSON."
+    );
+    let a = new_session(&state, &event("new-session-bad-uuid")).await;
+    assert_eq!(
+        a.problem(400)["detail"],
+        "The user id in the path is not a UUID."
+    );
+    let a = refresh_url(&state, &event("refresh-url-not-connect-url")).await;
+    assert!(
+        a.problem(400)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("connect_url is not a Rollee Connect session URL")
+    );
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 401
+
+#[tokio::test]
+async fn row_401_no_authenticated_caller() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    for answer in [
+        create_user(&state, &event("create-user-no-claims")).await,
+        new_session(&state, &event("new-session-no-claims")).await,
+        refresh_url(&state, &event("refresh-url-no-claims")).await,
+        create_user(&state, &with_sub(event("create-user"), "")).await,
+    ] {
+        assert_eq!(
+            answer.problem(401)["type"],
+            "urn:rollee-connect:problem:unauthenticated"
+        );
+    }
+    assert!(sandbox.requests().is_empty());
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn dev_caller_applies_only_to_requests_without_claims() {
+    let sandbox = sandbox().await;
+    let state = state_with(
+        &sandbox,
+        &[("ROLLEE_TOKEN", JWT), ("DEV_CALLER_SUB", "alice")],
+    )
+    .await;
+    let created = create_user(&state, &event("create-user-no-claims")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    watch_session(&created);
+    // Claims present: they win, and bob does not own alice's user.
+    let user = created.str("user_id");
+    new_session(&state, &with_user(event("new-session-other-caller"), &user))
+        .await
+        .problem(404);
+    let mine = new_session(&state, &with_user(event("new-session-no-claims"), &user)).await;
+    assert_eq!(mine.status, 201, "{}", mine.body);
+    watch_session(&mine);
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 404
+
+#[tokio::test]
+async fn row_404_unknown_user_other_callers_user_unknown_session() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let user = a_user(&state).await;
+
+    let nobody = new_session(
+        &state,
+        &with_user(event("new-session"), &Uuid::new_v4().to_string()),
+    )
+    .await;
+    let not_yours = new_session(&state, &with_user(event("new-session-other-caller"), &user)).await;
+    assert_eq!(
+        nobody.problem(404)["detail"],
+        not_yours.problem(404)["detail"]
+    );
+
+    let unknown = refresh_url(
+        &state,
+        &refresh_event(&format!(
+            "{}/v0.4/session/{}",
+            "https://connect.example",
+            Uuid::new_v4()
+        )),
+    )
+    .await;
+    assert_eq!(
+        unknown.problem(404)["detail"],
+        "Rollee knows no session for this connect_url."
+    );
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 405 (routes are POST only)
+
+#[tokio::test]
+async fn other_methods_are_405() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let mut e = event("create-user");
+    e["requestContext"]["http"]["method"] = "GET".into();
+    create_user(&state, &e).await.problem(405);
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 413
+
+#[tokio::test]
+async fn row_413_body_over_the_size_limit() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let big = json!({"metadata": {"k": "x".repeat(MAX_BODY_BYTES)}}).to_string();
+    let a = create_user(&state, &with_body(event("create-user"), &big)).await;
+    assert_eq!(
+        a.problem(413)["type"],
+        "urn:rollee-connect:problem:payload-too-large"
+    );
+    let a = refresh_url(
+        &state,
+        &with_body(event("refresh-url"), &" ".repeat(MAX_BODY_BYTES + 1)),
+    )
+    .await;
+    a.problem(413);
+    assert!(sandbox.requests().is_empty());
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 429
+
+#[tokio::test]
+async fn row_429_rollee_rate_limit_with_and_without_retry_after() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    sandbox.fail(Fault::RateLimited(Some(30)), Some(1));
+    let a = create_user(&state, &event("create-user")).await;
+    assert_eq!(
+        a.problem(429)["type"],
+        "urn:rollee-connect:problem:rate-limited"
+    );
+    assert_eq!(a.headers["retry-after"], "30");
+
+    sandbox.fail(Fault::RateLimited(None), Some(1));
+    let a = refresh_url(&state, &event("refresh-url")).await;
+    a.problem(429);
+    assert!(a.headers.get("retry-after").is_none());
+    assert_eq!(sandbox.requests().len(), 2, "a 429 is not retried");
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 502
+
+#[tokio::test]
+async fn row_502_rollee_5xx_malformed_or_dropped() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let user = a_user(&state).await;
+
+    for fault in [Fault::ServerError, Fault::MalformedJson, Fault::Drop] {
+        sandbox.fail(fault.clone(), None);
+        let a = new_session(&state, &with_user(event("new-session"), &user)).await;
+        assert_eq!(
+            a.problem(502)["type"],
+            "urn:rollee-connect:problem:upstream-error",
+            "{fault:?}"
+        );
+        let a = create_user(&state, &event("create-user")).await;
+        a.problem(502);
+        sandbox.clear_faults();
+    }
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn a_transient_5xx_or_dropped_connection_is_retried_once_where_harmless() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let user = a_user(&state).await;
+
+    sandbox.fail(Fault::ServerError, Some(1));
+    let a = new_session(&state, &with_user(event("new-session"), &user)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    watch_session(&a);
+
+    sandbox.fail(Fault::Drop, Some(1));
+    let body = json!({ "connect_url": a.str("connect_url") }).to_string();
+    let r = refresh_url(&state, &with_body(event("refresh-url"), &body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    watch_session(&r);
+
+    let paths: Vec<String> = sandbox.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.starts_with("/users/") && !p.ends_with("/new"))
+            .count(),
+        2,
+        "GET user retried: {paths:?}"
+    );
+    assert_eq!(
+        paths.iter().filter(|p| p.ends_with("/refresh")).count(),
+        2,
+        "refresh retried: {paths:?}"
+    );
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn create_user_is_not_repeated_once_it_may_have_reached_rollee() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    for fault in [Fault::ServerError, Fault::Drop] {
+        sandbox.fail(fault, Some(1));
+        create_user(&state, &event("create-user"))
+            .await
+            .problem(502);
+    }
+    assert_eq!(
+        sandbox.requests().len(),
+        2,
+        "one POST /users per attempt, no retry"
+    );
+    assert_eq!(sandbox.user_count(), 0);
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 503
+
+#[tokio::test]
+async fn row_503_rollee_rejects_the_jwt() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    sandbox.accept_only("jwt-that-we-do-not-have");
+    watch("jwt-that-we-do-not-have");
+    let a = create_user(&state, &event("create-user")).await;
+    assert_eq!(
+        a.problem(503)["type"],
+        "urn:rollee-connect:problem:upstream-credentials"
+    );
+    // A token from ROLLEE_TOKEN cannot be re-read: one attempt, no retry.
+    assert_eq!(sandbox.requests().len(), 1);
+    assert_no_leaks();
+}
+
+// ------------------------------------------------------------------ 504
+
+#[tokio::test]
+async fn row_504_rollee_does_not_answer_in_time() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    sandbox.fail(Fault::Delay(Duration::from_secs(3)), Some(1));
+    let started = std::time::Instant::now();
+    let a = create_user(&state, &event("create-user")).await;
+    assert_eq!(
+        a.problem(504)["type"],
+        "urn:rollee-connect:problem:upstream-timeout"
+    );
+    // Answered at the attempt timeout (1.5 s in tests), not after Rollee's 3 s.
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sandbox.requests().len(), 1, "a timeout is not retried");
+    assert_no_leaks();
+}
