@@ -55,15 +55,15 @@ pub fn caller(request: &Request, dev_caller: Option<&str>) -> Result<Caller, Api
 
 /// Lambda's request id (the one in the function's logs), else API Gateway's, else a fresh one.
 pub fn request_id(request: &Request) -> String {
-    if let Some(context) = request.lambda_context_ref() {
-        if !context.request_id.is_empty() {
-            return context.request_id.clone();
-        }
+    if let Some(context) = request.lambda_context_ref()
+        && !context.request_id.is_empty()
+    {
+        return context.request_id.clone();
     }
-    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
-        if let Some(id) = context.request_id.as_deref().filter(|id| !id.is_empty()) {
-            return id.to_owned();
-        }
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref()
+        && let Some(id) = context.request_id.as_deref().filter(|id| !id.is_empty())
+    {
+        return id.to_owned();
     }
     Uuid::new_v4().to_string()
 }

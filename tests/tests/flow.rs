@@ -1,5 +1,6 @@
 //! The Connect flow end to end: the real handlers, the real Rollee client,
 //! real HTTP to the local sandbox.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The JWT from AWS Secrets Manager through the real SDK, against moto's
 //! server on 127.0.0.1 (started and stopped by each test).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! What the end-to-end tests share: events, the handlers' state against a
 //! sandbox, log capture and the leak check, and moto's Secrets Manager.
 #![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
 
 use std::io::Write;
 use std::net::TcpListener;

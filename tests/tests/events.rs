@@ -1,0 +1,61 @@
+//! Every sample event in `events/` (the files `cargo lambda invoke
+//! --data-file` takes), run as is through its handler against a fresh sandbox.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use common::*;
+
+/// Event file → the status it must get. A fresh sandbox has no users and no
+/// sessions, so the fixed ids in the good events are unknown there: 404.
+const EXPECTED: &[(&str, u16)] = &[
+    ("create-user", 201),
+    ("create-user-no-body", 201),
+    ("create-user-no-claims", 401),
+    ("create-user-unknown-field", 400),
+    ("create-user-reserved-key", 400),
+    ("create-user-not-json", 400),
+    ("new-session", 404),
+    ("new-session-other-caller", 404),
+    ("new-session-bad-uuid", 400),
+    ("new-session-no-claims", 401),
+    ("refresh-url", 404),
+    ("refresh-url-not-connect-url", 400),
+    ("refresh-url-wrong-body", 400),
+    ("refresh-url-no-claims", 401),
+];
+
+#[tokio::test]
+async fn every_event_file_gets_its_defined_answer() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+
+    let mut files: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = EXPECTED.iter().map(|(name, _)| (*name).to_owned()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "every event file has an expected status, and only those");
+
+    for (name, status) in EXPECTED {
+        let e = event(name);
+        let answer = if name.starts_with("create-user") {
+            create_user(&state, &e).await
+        } else if name.starts_with("new-session") {
+            new_session(&state, &e).await
+        } else {
+            refresh_url(&state, &e).await
+        };
+        if *status < 400 {
+            assert_eq!(answer.status, *status, "{name}: {}", answer.body);
+            watch_session(&answer);
+        } else {
+            answer.problem(*status);
+        }
+    }
+    assert_no_leaks();
+}

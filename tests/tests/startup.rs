@@ -1,0 +1,124 @@
+//! The real function binaries at cold start, configured only through the
+//! environment as in AWS: what they read, and how they stop when they cannot.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::*;
+
+/// The three binaries, built (a no-op when `cargo test` already did) next to this test.
+fn binary(name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", name, "--bin", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {name} failed");
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/startup-… → target/debug/<name>
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+/// Runs a function binary outside Lambda (no Runtime API): init runs, then it stops.
+fn cold_start<V: AsRef<std::ffi::OsStr>>(name: &str, vars: &[(&str, V)]) -> (Output, String) {
+    let mut command = Command::new(binary(name));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    let output = command.output().expect("the function binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+#[test]
+fn without_a_token_source_each_function_stops_with_one_line_naming_it() {
+    for name in ["create-user", "new-session", "refresh-url"] {
+        let (output, text) = cold_start::<&str>(name, &[]);
+        assert_eq!(output.status.code(), Some(1), "{name}: {text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: {text}");
+        assert!(
+            lines[0].contains("startup failed: neither ROLLEE_SECRET_ID nor ROLLEE_TOKEN is set"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn contradictory_settings_stop_the_start() {
+    let (output, text) = cold_start(
+        "create-user",
+        &[("ROLLEE_SECRET_ID", "s"), ("ROLLEE_TOKEN", "eyJx")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text.contains("both ROLLEE_SECRET_ID and ROLLEE_TOKEN are set"),
+        "{text}"
+    );
+    assert!(!text.contains("eyJx"));
+    let (output, text) = cold_start(
+        "new-session",
+        &[("ROLLEE_TOKEN", "eyJx"), ("ROLLEE_API_URL", "ftp://h")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text.contains("ROLLEE_API_URL must be an http(s) URL"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
+    capture_logs();
+    let moto = Moto::start();
+    let aws = |secret: &str| {
+        [
+            ("ROLLEE_SECRET_ID", secret.to_owned()),
+            ("ROLLEE_API_URL", "http://127.0.0.1:9/api/v0.5".to_owned()),
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("AWS_REGION", "eu-west-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ]
+    };
+
+    // No such secret: one line naming it, exit 1.
+    let (output, text) = cold_start("refresh-url", &aws("rollee/missing"));
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("could not read secret rollee/missing"),
+        "{text}"
+    );
+
+    // The secret exists: read at init, then the runtime stops for want of a
+    // Lambda Runtime API, which only Lambda (or cargo lambda) provides.
+    let jwt = "eyJ0eXAiOiJKV1QifQ.startup-test.c2ln";
+    watch(jwt);
+    moto.client()
+        .await
+        .create_secret()
+        .name("rollee/jwt")
+        .secret_string(jwt)
+        .send()
+        .await
+        .unwrap();
+    let (_, text) = cold_start("create-user", &aws("rollee/jwt"));
+    assert!(
+        text.contains("read the Rollee JWT from Secrets Manager"),
+        "{text}"
+    );
+    assert!(!text.contains(jwt), "the JWT is never logged");
+    assert!(!text.contains("startup failed"), "{text}");
+}
