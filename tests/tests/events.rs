@@ -37,9 +37,15 @@ async fn every_event_file_gets_its_defined_answer() {
         .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
         .collect();
     files.sort();
-    let mut listed: Vec<String> = EXPECTED.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let mut listed: Vec<String> = EXPECTED
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
     listed.sort();
-    assert_eq!(files, listed, "every event file has an expected status, and only those");
+    assert_eq!(
+        files, listed,
+        "every event file has an expected status, and only those"
+    );
 
     for (name, status) in EXPECTED {
         let e = event(name);
