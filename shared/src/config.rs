@@ -17,6 +17,14 @@ pub const VAR_SECRET_ID: &str = "ROLLEE_SECRET_ID";
 pub const VAR_TOKEN: &str = "ROLLEE_TOKEN";
 pub const VAR_DEV_CALLER_SUB: &str = "DEV_CALLER_SUB";
 
+/// Every variable [`Config`] reads.
+pub const READ: [&str; 4] = [VAR_API_URL, VAR_SECRET_ID, VAR_TOKEN, VAR_DEV_CALLER_SUB];
+/// What a deployed function needs (ROLLEE_API_URL has a default, but the
+/// template sets it so that the operator sees which Rollee is used).
+pub const REQUIRED_IN_AWS: [&str; 2] = [VAR_API_URL, VAR_SECRET_ID];
+/// Local development only: a deployed function must never have these.
+pub const NEVER_IN_AWS: [&str; 2] = [VAR_TOKEN, VAR_DEV_CALLER_SUB];
+
 /// Where the Rollee JWT comes from.
 #[derive(Clone)]
 pub enum TokenConfig {

@@ -6,6 +6,8 @@
 //! mistakes it for Rollee's behaviour. Fault modes let a test make it slow,
 //! rude or broken on demand.
 
+pub mod runtime_api;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

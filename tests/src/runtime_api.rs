@@ -1,0 +1,229 @@
+//! A local Lambda Runtime API (the `2018-06-01` interface a `provided.al2023`
+//! function polls), so that a release `bootstrap` can be run exactly the way
+//! Lambda runs it: the test queues an event, the function fetches it with
+//! `GET …/invocation/next` and posts its answer back.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// What the function answered to one invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `POST …/invocation/{id}/response`: the body.
+    Response(Bytes),
+    /// `POST …/invocation/{id}/error`: the body (an error object).
+    Error(Bytes),
+}
+
+struct Pending {
+    id: String,
+    event: Bytes,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Pending>,
+    waiting: HashMap<String, oneshot::Sender<Outcome>>,
+    /// When each `GET …/next` arrived: the first one marks the end of init.
+    polls: Vec<Instant>,
+    init_error: Option<Bytes>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    queued: Notify,
+    polled: Notify,
+    function_arn: String,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A Runtime API on 127.0.0.1. Stops when dropped.
+pub struct RuntimeApi {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RuntimeApi {
+    pub async fn start(function_name: &str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            queued: Notify::new(),
+            polled: Notify::new(),
+            function_arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"),
+        });
+        let for_server = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = for_server.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |r| handle(shared.clone(), r));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Waits for the function's first `GET …/next` (the end of its init), or
+    /// an init error, or `timeout`. Returns when the first poll arrived.
+    pub async fn ready(&self, timeout: Duration) -> Result<Instant, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.polled.notified();
+            {
+                let state = self.shared.state();
+                if let Some(error) = &state.init_error {
+                    return Err(format!("init error: {}", String::from_utf8_lossy(error)));
+                }
+                if let Some(first) = state.polls.first() {
+                    return Ok(*first);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(format!("no GET …/invocation/next within {timeout:?}"));
+            }
+        }
+    }
+
+    /// Queues `event`, waits for the function's answer.
+    pub async fn invoke(&self, event: impl Into<Bytes>, timeout: Duration) -> Result<Outcome, String> {
+        let id = Uuid::new_v4().to_string();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.shared.state();
+            state.waiting.insert(id.clone(), tx);
+            state.queue.push_back(Pending {
+                id: id.clone(),
+                event: event.into(),
+            });
+        }
+        self.shared.queued.notify_one();
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(_)) => Err(format!("invocation {id}: the runtime API dropped it")),
+            Err(_) => {
+                self.shared.state().waiting.remove(&id);
+                Err(format!("invocation {id}: no answer within {timeout:?}"))
+            }
+        }
+    }
+
+    pub fn init_error(&self) -> Option<String> {
+        self.shared
+            .state()
+            .init_error
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, std::convert::Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let Some(path) = parts.uri.path().strip_prefix(PREFIX) else {
+        return Ok(status(StatusCode::NOT_FOUND));
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    Ok(match (&parts.method, segments.as_slice()) {
+        (&Method::GET, ["invocation", "next"]) => next(&shared).await,
+        (&Method::POST, ["invocation", id, "response"]) => finish(&shared, id, Outcome::Response(body)),
+        (&Method::POST, ["invocation", id, "error"]) => finish(&shared, id, Outcome::Error(body)),
+        (&Method::POST, ["init", "error"]) => {
+            shared.state().init_error = Some(body);
+            shared.polled.notify_waiters();
+            status(StatusCode::ACCEPTED)
+        }
+        _ => status(StatusCode::NOT_FOUND),
+    })
+}
+
+async fn next(shared: &Shared) -> Reply {
+    {
+        shared.state().polls.push(Instant::now());
+    }
+    shared.polled.notify_waiters();
+    let pending = loop {
+        let notified = shared.queued.notified();
+        if let Some(p) = shared.state().queue.pop_front() {
+            break p;
+        }
+        notified.await;
+    };
+    let deadline = SystemTime::now()
+        .checked_add(Duration::from_secs(25))
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let mut reply = Response::new(Full::new(pending.event));
+    let headers = reply.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    set("lambda-runtime-aws-request-id", pending.id);
+    set("lambda-runtime-deadline-ms", deadline.to_string());
+    set("lambda-runtime-invoked-function-arn", shared.function_arn.clone());
+    set("lambda-runtime-trace-id", format!("Root=1-{}", Uuid::new_v4().simple()));
+    set("content-type", "application/json".to_owned());
+    reply
+}
+
+fn finish(shared: &Shared, id: &str, outcome: Outcome) -> Reply {
+    match shared.state().waiting.remove(id) {
+        Some(tx) => {
+            let _ = tx.send(outcome);
+            status(StatusCode::ACCEPTED)
+        }
+        None => status(StatusCode::BAD_REQUEST),
+    }
+}
+
+fn status(code: StatusCode) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = code;
+    r
+}

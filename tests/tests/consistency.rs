@@ -1,0 +1,175 @@
+//! The template, the local router and the code agree: the same routes, the
+//! same binaries, the environment the code reads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use common::*;
+use rollee_shared::config::{NEVER_IN_AWS, READ, REQUIRED_IN_AWS};
+use serde_norway::Value as Yaml;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+/// The functions of the template: (logical id, function properties, metadata).
+fn functions(t: &Yaml) -> Vec<(String, Yaml, Yaml)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r["Properties"].clone(), r["Metadata"].clone()))
+        .collect()
+}
+
+/// (method, path, binary) of every API route in the template.
+fn template_routes() -> BTreeSet<(String, String, String)> {
+    let t = template();
+    let mut routes = BTreeSet::new();
+    for (_, properties, metadata) in functions(&t) {
+        let binary = metadata["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+        for (_, event) in properties["Events"].as_mapping().unwrap() {
+            assert_eq!(event["Type"].as_str(), Some("HttpApi"));
+            let p = &event["Properties"];
+            routes.insert((
+                p["Method"].as_str().unwrap().to_uppercase(),
+                p["Path"].as_str().unwrap().to_owned(),
+                binary.clone(),
+            ));
+        }
+    }
+    routes
+}
+
+/// (method, path, function) of `[workspace.metadata.lambda.watch.router]`.
+fn router_routes() -> BTreeSet<(String, String, String)> {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let cargo: toml::Table = text.parse().unwrap();
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, entries) in router {
+        for entry in entries.as_array().unwrap() {
+            routes.insert((
+                entry["method"].as_str().unwrap().to_uppercase(),
+                path.clone(),
+                entry["function"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    routes
+}
+
+/// The binaries of the workspace's `functions/` crates.
+fn workspace_binaries() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|dir| dir.join("src/main.rs").exists())
+        .map(|dir| {
+            let cargo: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().parse().unwrap();
+            cargo["package"]["name"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_template_routes_are_the_local_router_routes() {
+    let template = template_routes();
+    assert_eq!(template.len(), 3, "{template:?}");
+    assert_eq!(template, router_routes());
+}
+
+#[test]
+fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_deployed() {
+    let built: BTreeSet<String> = template_routes().into_iter().map(|(_, _, b)| b).collect();
+    assert_eq!(built, workspace_binaries());
+    for (id, properties, metadata) in functions(&template()) {
+        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
+        assert!(properties.get("Handler").is_none() && properties.get("Runtime").is_none(), "{id}: set in Globals");
+    }
+    let globals = &template()["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Handler"].as_str(), Some("bootstrap"));
+}
+
+#[test]
+fn the_template_sets_what_the_code_needs_in_aws_and_nothing_it_does_not_read() {
+    let t = template();
+    let mut set: BTreeSet<String> = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    for (_, properties, _) in functions(&t) {
+        if let Some(vars) = properties["Environment"]["Variables"].as_mapping() {
+            set.extend(vars.keys().map(|k| k.as_str().unwrap().to_owned()));
+        }
+    }
+    for var in &set {
+        assert!(READ.contains(&var.as_str()), "the template sets {var}, which the code never reads");
+    }
+    for var in REQUIRED_IN_AWS {
+        assert!(set.contains(var), "the code needs {var} in AWS; the template does not set it");
+    }
+    for var in NEVER_IN_AWS {
+        assert!(!set.contains(var), "{var} is for local development only");
+    }
+}
+
+#[test]
+fn each_function_may_read_the_one_secret_and_nothing_else() {
+    for (id, properties, _) in functions(&template()) {
+        let policies = properties["Policies"].as_sequence().unwrap();
+        assert_eq!(policies.len(), 1, "{id}: {policies:?}");
+        let arn = &policies[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"];
+        assert_eq!(serde_norway::to_string(arn).unwrap().trim(), "!Ref RolleeSecretArn", "{id}");
+    }
+}
+
+#[tokio::test]
+async fn every_template_route_reaches_its_handler() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let user = {
+        let a = create_user(&state, &event("create-user")).await;
+        watch_session(&a);
+        a.str("user_id")
+    };
+    for (method, path, binary) in template_routes() {
+        // The event API Gateway sends for this route: path parameters filled in.
+        let concrete = path.replace("{user_id}", &user);
+        let mut e = event(binary.as_str());
+        e["routeKey"] = format!("{method} {path}").into();
+        e["rawPath"] = concrete.clone().into();
+        e["requestContext"]["http"]["method"] = method.clone().into();
+        e["requestContext"]["http"]["path"] = concrete.into();
+        if path.contains("{user_id}") {
+            e["pathParameters"] = serde_json::json!({ "user_id": user });
+        }
+        let answer = match binary.as_str() {
+            "create-user" => create_user(&state, &e).await,
+            "new-session" => new_session(&state, &e).await,
+            "refresh-url" => refresh_url(&state, &e).await,
+            other => panic!("no handler for {other}"),
+        };
+        // Routed and understood: created, or (refresh of the event's fixed, unknown session) 404.
+        assert!(matches!(answer.status, 200 | 201 | 404), "{method} {path}: {}", answer.body);
+        if answer.status == 404 {
+            assert_eq!(binary, "refresh-url");
+        } else {
+            watch_session(&answer);
+        }
+    }
+    assert_no_leaks();
+}
