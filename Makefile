@@ -10,15 +10,24 @@ DEV_CALLER_SUB ?= dev-user
 
 CARGO_LAMBDA_VERSION := 1.9.2
 MOTO_VERSION := 5.2.5
+SAM_CLI_VERSION := 1.170.0
+CFN_LINT_VERSION := 1.58.0
 
-.PHONY: dev test tools
+# No telemetry from SAM CLI, and a region for its offline validation (no credentials are used).
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+
+.PHONY: dev test tools deploy-checks
 
 # Installs the tools the project runs with, from PyPI, when they are missing.
 tools:
 	@cargo lambda --version 2>/dev/null | grep -q 'cargo-lambda $(CARGO_LAMBDA_VERSION)' \
 	  && command -v moto_server >/dev/null \
+	  && sam --version 2>/dev/null | grep -q '$(SAM_CLI_VERSION)' \
+	  && cfn-lint --version 2>/dev/null | grep -q '$(CFN_LINT_VERSION)' \
 	  || { python3 -m pip install --quiet --disable-pip-version-check \
 	         'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'moto[server]==$(MOTO_VERSION)' \
+	         'aws-sam-cli==$(SAM_CLI_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' \
 	       && { ! command -v pyenv >/dev/null || pyenv rehash; }; }
 
 dev: tools
@@ -35,3 +44,14 @@ test: tools
 	cargo clippy --all-targets -- -D warnings
 	cargo test --workspace
 	tests/dev-smoke.sh
+	$(MAKE) --no-print-directory deploy-checks
+
+# The SAM template, offline: lint, build the artifacts (x86_64: this machine
+# has no aarch64 standard library; arm64 is built on the deployer's machine),
+# then run them as Lambda would against the sandbox and moto.
+deploy-checks: tools
+	sam validate --lint
+	sam validate
+	cfn-lint template.yaml
+	sam build --parameter-overrides Architecture=x86_64
+	cargo test -p rollee-sandbox --test artifact -- --ignored

@@ -127,7 +127,11 @@ impl RuntimeApi {
     }
 
     /// Queues `event`, waits for the function's answer.
-    pub async fn invoke(&self, event: impl Into<Bytes>, timeout: Duration) -> Result<Outcome, String> {
+    pub async fn invoke(
+        &self,
+        event: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<Outcome, String> {
         let id = Uuid::new_v4().to_string();
         let (tx, rx) = oneshot::channel();
         {
@@ -158,18 +162,62 @@ impl RuntimeApi {
     }
 }
 
+/// The environment Lambda gives a `provided.al2023` function (less the
+/// credentials and the function's own variables, which the caller adds).
+pub fn lambda_environment(
+    function_name: &str,
+    runtime_api: &str,
+    memory_mb: u32,
+) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", function_name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function_name}"),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/11/28/[$LATEST]0123456789abcdef".to_owned(),
+        ),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO".to_owned()),
+        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_owned()),
+        ("AWS_REGION", "eu-west-1".to_owned()),
+        ("AWS_DEFAULT_REGION", "eu-west-1".to_owned()),
+        ("_HANDLER", "bootstrap".to_owned()),
+        ("LAMBDA_TASK_ROOT", "/var/task".to_owned()),
+        ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_owned()),
+        ("TZ", ":UTC".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 type Reply = Response<Full<Bytes>>;
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, std::convert::Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Reply, std::convert::Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let Some(path) = parts.uri.path().strip_prefix(PREFIX) else {
         return Ok(status(StatusCode::NOT_FOUND));
     };
     let segments: Vec<&str> = path.split('/').collect();
     Ok(match (&parts.method, segments.as_slice()) {
         (&Method::GET, ["invocation", "next"]) => next(&shared).await,
-        (&Method::POST, ["invocation", id, "response"]) => finish(&shared, id, Outcome::Response(body)),
+        (&Method::POST, ["invocation", id, "response"]) => {
+            finish(&shared, id, Outcome::Response(body))
+        }
         (&Method::POST, ["invocation", id, "error"]) => finish(&shared, id, Outcome::Error(body)),
         (&Method::POST, ["init", "error"]) => {
             shared.state().init_error = Some(body);
@@ -206,8 +254,14 @@ async fn next(shared: &Shared) -> Reply {
     };
     set("lambda-runtime-aws-request-id", pending.id);
     set("lambda-runtime-deadline-ms", deadline.to_string());
-    set("lambda-runtime-invoked-function-arn", shared.function_arn.clone());
-    set("lambda-runtime-trace-id", format!("Root=1-{}", Uuid::new_v4().simple()));
+    set(
+        "lambda-runtime-invoked-function-arn",
+        shared.function_arn.clone(),
+    );
+    set(
+        "lambda-runtime-trace-id",
+        format!("Root=1-{}", Uuid::new_v4().simple()),
+    );
     set("content-type", "application/json".to_owned());
     reply
 }

@@ -28,7 +28,13 @@ fn functions(t: &Yaml) -> Vec<(String, Yaml, Yaml)> {
         .unwrap()
         .iter()
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
-        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r["Properties"].clone(), r["Metadata"].clone()))
+        .map(|(id, r)| {
+            (
+                id.as_str().unwrap().to_owned(),
+                r["Properties"].clone(),
+                r["Metadata"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -37,7 +43,10 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
     let t = template();
     let mut routes = BTreeSet::new();
     for (_, properties, metadata) in functions(&t) {
-        let binary = metadata["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+        let binary = metadata["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         for (_, event) in properties["Events"].as_mapping().unwrap() {
             assert_eq!(event["Type"].as_str(), Some("HttpApi"));
             let p = &event["Properties"];
@@ -55,7 +64,9 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
 fn router_routes() -> BTreeSet<(String, String, String)> {
     let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     let cargo: toml::Table = text.parse().unwrap();
-    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().unwrap();
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
     let mut routes = BTreeSet::new();
     for (path, entries) in router {
         for entry in entries.as_array().unwrap() {
@@ -76,7 +87,10 @@ fn workspace_binaries() -> BTreeSet<String> {
         .map(|e| e.unwrap().path())
         .filter(|dir| dir.join("src/main.rs").exists())
         .map(|dir| {
-            let cargo: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().parse().unwrap();
+            let cargo: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
+                .unwrap()
+                .parse()
+                .unwrap();
             cargo["package"]["name"].as_str().unwrap().to_owned()
         })
         .collect()
@@ -94,8 +108,15 @@ fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_
     let built: BTreeSet<String> = template_routes().into_iter().map(|(_, _, b)| b).collect();
     assert_eq!(built, workspace_binaries());
     for (id, properties, metadata) in functions(&template()) {
-        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
-        assert!(properties.get("Handler").is_none() && properties.get("Runtime").is_none(), "{id}: set in Globals");
+        assert_eq!(
+            metadata["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        assert!(
+            properties.get("Handler").is_none() && properties.get("Runtime").is_none(),
+            "{id}: set in Globals"
+        );
     }
     let globals = &template()["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
@@ -117,10 +138,16 @@ fn the_template_sets_what_the_code_needs_in_aws_and_nothing_it_does_not_read() {
         }
     }
     for var in &set {
-        assert!(READ.contains(&var.as_str()), "the template sets {var}, which the code never reads");
+        assert!(
+            READ.contains(&var.as_str()),
+            "the template sets {var}, which the code never reads"
+        );
     }
     for var in REQUIRED_IN_AWS {
-        assert!(set.contains(var), "the code needs {var} in AWS; the template does not set it");
+        assert!(
+            set.contains(var),
+            "the code needs {var} in AWS; the template does not set it"
+        );
     }
     for var in NEVER_IN_AWS {
         assert!(!set.contains(var), "{var} is for local development only");
@@ -133,7 +160,11 @@ fn each_function_may_read_the_one_secret_and_nothing_else() {
         let policies = properties["Policies"].as_sequence().unwrap();
         assert_eq!(policies.len(), 1, "{id}: {policies:?}");
         let arn = &policies[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"];
-        assert_eq!(serde_norway::to_string(arn).unwrap().trim(), "!Ref RolleeSecretArn", "{id}");
+        assert_eq!(
+            serde_norway::to_string(arn).unwrap().trim(),
+            "!Ref RolleeSecretArn",
+            "{id}"
+        );
     }
 }
 
@@ -164,7 +195,11 @@ async fn every_template_route_reaches_its_handler() {
             other => panic!("no handler for {other}"),
         };
         // Routed and understood: created, or (refresh of the event's fixed, unknown session) 404.
-        assert!(matches!(answer.status, 200 | 201 | 404), "{method} {path}: {}", answer.body);
+        assert!(
+            matches!(answer.status, 200 | 201 | 404),
+            "{method} {path}: {}",
+            answer.body
+        );
         if answer.status == 404 {
             assert_eq!(binary, "refresh-url");
         } else {

@@ -1,0 +1,230 @@
+//! The artifacts `sam build` produced, run the way Lambda runs them: each
+//! `bootstrap` against a local Runtime API, its JWT read from moto's Secrets
+//! Manager, its Rollee the local sandbox.
+//!
+//! Needs `sam build` first, so it is ignored by a plain `cargo test`;
+//! `make test` builds with SAM and runs it with `--ignored`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use rollee_sandbox::runtime_api::{Outcome, RuntimeApi, lambda_environment};
+use serde_json::Value;
+
+const FUNCTIONS: [(&str, &str); 3] = [
+    ("CreateUserFunction", "create-user"),
+    ("NewSessionFunction", "new-session"),
+    ("RefreshUrlFunction", "refresh-url"),
+];
+const SECRET: &str = "rollee/connect/jwt";
+
+fn build_dir() -> PathBuf {
+    std::env::var_os("SAM_BUILD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.aws-sam/build"))
+}
+
+fn bootstrap(logical_id: &str) -> PathBuf {
+    let path = build_dir().join(logical_id).join("bootstrap");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `sam build` first",
+        path.display()
+    );
+    path
+}
+
+struct Function {
+    child: Child,
+    runtime: RuntimeApi,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Function {
+    /// Starts `logical_id`'s bootstrap as Lambda would, with `vars` on top.
+    async fn start(logical_id: &str, vars: &[(&str, String)]) -> Function {
+        let runtime = RuntimeApi::start(logical_id).await.unwrap();
+        let mut command = Command::new(bootstrap(logical_id));
+        command
+            .env_clear()
+            .envs(lambda_environment(logical_id, &runtime.address(), 128))
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = command.spawn().unwrap();
+        Function { child, runtime }
+    }
+
+    async fn invoke(&self, event: &Value) -> Value {
+        self.runtime.ready(Duration::from_secs(20)).await.unwrap();
+        match self
+            .runtime
+            .invoke(event.to_string(), Duration::from_secs(20))
+            .await
+            .unwrap()
+        {
+            Outcome::Response(body) => serde_json::from_slice(&body).unwrap(),
+            Outcome::Error(body) => panic!("invocation error: {}", String::from_utf8_lossy(&body)),
+        }
+    }
+
+    fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+}
+
+fn api_answer(response: &Value) -> (u16, Value) {
+    let status = response["statusCode"].as_u64().unwrap() as u16;
+    let body = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    (status, body)
+}
+
+#[test]
+#[ignore = "needs `sam build`; run by `make test`"]
+fn sam_built_the_three_bootstraps() {
+    for (id, _) in FUNCTIONS {
+        let size = std::fs::metadata(bootstrap(id)).unwrap().len();
+        println!("{id}/bootstrap: {size} bytes");
+        assert!(size > 0);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs `sam build`; run by `make test`"]
+async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manager() {
+    capture_logs();
+    let moto = Moto::start();
+    let jwt = "eyJ0eXAiOiJKV1QifQ.artifact-test.c2ln";
+    watch(jwt);
+    moto.client()
+        .await
+        .create_secret()
+        .name(SECRET)
+        .secret_string(jwt)
+        .send()
+        .await
+        .unwrap();
+    let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
+    let vars = [
+        ("ROLLEE_SECRET_ID", SECRET.to_owned()),
+        ("ROLLEE_API_URL", sandbox.base_url()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_SESSION_TOKEN", "testing".to_owned()),
+    ];
+
+    let create = Function::start("CreateUserFunction", &vars).await;
+    let (status, created) = api_answer(&create.invoke(&event("create-user")).await);
+    assert_eq!(status, 201, "{created}");
+    let user = created["user_id"].as_str().unwrap().to_owned();
+    watch(
+        created["connect_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap(),
+    );
+
+    let session = Function::start("NewSessionFunction", &vars).await;
+    let (status, fresh) = api_answer(
+        &session
+            .invoke(&with_user(event("new-session"), &user))
+            .await,
+    );
+    assert_eq!(status, 201, "{fresh}");
+    let url = fresh["connect_url"].as_str().unwrap().to_owned();
+    watch(url.rsplit('/').next().unwrap());
+
+    let refresh = Function::start("RefreshUrlFunction", &vars).await;
+    let body = serde_json::json!({ "connect_url": url }).to_string();
+    let (status, refreshed) = api_answer(
+        &refresh
+            .invoke(&with_body(event("refresh-url"), &body))
+            .await,
+    );
+    assert_eq!(status, 200, "{refreshed}");
+    watch(
+        refreshed["connect_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap(),
+    );
+
+    // A caller without claims never gets a default identity in AWS.
+    let (status, _) = api_answer(&refresh.invoke(&event("refresh-url-no-claims")).await);
+    assert_eq!(status, 401);
+
+    for function in [create, session, refresh] {
+        let logs = function.logs();
+        assert!(
+            logs.contains("read the Rollee JWT from Secrets Manager"),
+            "{logs}"
+        );
+        assert!(
+            logs.lines().all(|l| l.starts_with('{')),
+            "JSON logs only: {logs}"
+        );
+        // The leak check reads these logs too.
+        add_logs(&logs);
+    }
+    assert_no_leaks();
+}
+
+#[tokio::test]
+#[ignore = "needs `sam build`; run by `make test`"]
+async fn a_built_function_without_its_secret_variable_stops_at_init_naming_it() {
+    let runtime = RuntimeApi::start("CreateUserFunction").await.unwrap();
+    let output = Command::new(bootstrap("CreateUserFunction"))
+        .env_clear()
+        .envs(lambda_environment(
+            "CreateUserFunction",
+            &runtime.address(),
+            128,
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let line: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert!(
+        line["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ROLLEE_SECRET_ID"),
+        "{line}"
+    );
+    assert!(
+        runtime.ready(Duration::from_millis(100)).await.is_err(),
+        "it never asks for an event"
+    );
+}
