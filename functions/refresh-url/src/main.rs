@@ -1,11 +1,11 @@
-use rollee_shared::lambda_http::{Error, run, service_fn};
+use rollee_shared::lambda_http::{Error, run_concurrent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = rollee_shared::app::init_from_env().await;
-    let state = &state;
-    run(service_fn(move |request| async move {
-        Ok::<_, Error>(refresh_url::handle(state, request).await)
+    run_concurrent(service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, Error>(refresh_url::handle(&state, request).await) }
     }))
     .await
 }
