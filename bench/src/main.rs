@@ -162,7 +162,7 @@ async fn run() -> Result<bool, Error> {
     }
 
     let moto = Moto::start()?;
-    let sdk = moto.sdk_config().await;
+    let sdk = moto.sdk_config().await?;
     aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
         .name(SECRET)
@@ -591,7 +591,7 @@ async fn secret_round_trip(moto: &Moto, count: usize) -> Result<Duration, Error>
     let mut samples = Vec::new();
     for _ in 0..count.max(5) {
         // A new client and connection each time, as at a cold start.
-        let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+        let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await?);
         let started = Instant::now();
         client.get_secret_value().secret_id(SECRET).send().await?;
         samples.push(started.elapsed());
@@ -639,15 +639,16 @@ impl Moto {
         })
     }
 
-    async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+    async fn sdk_config(&self) -> Result<aws_config::SdkConfig, Error> {
+        let http = rollee_shared::rollee::http_client(&ClientOptions::default())?;
+        Ok(rollee_shared::aws::loader(&http)
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("eu-west-1"))
             .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
                 "testing", "testing", None, None, "bench",
             ))
             .load()
-            .await
+            .await)
     }
 }
 

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::config::{Config, ConfigError, TokenConfig};
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
-use crate::rollee::{ClientOptions, RolleeClient};
+use crate::rollee::{self, ClientOptions, RolleeClient};
 use crate::token::{TokenError, TokenSource};
 
 /// Built once per process and shared by every invocation.
@@ -34,26 +34,27 @@ pub enum StartupError {
 
 impl State {
     /// Builds the state from a checked configuration; reads the JWT now.
-    /// `sdk_config` is loaded only when the JWT lives in Secrets Manager.
+    /// `sdk_config` is loaded, over the process's HTTP client, only when the JWT
+    /// lives in Secrets Manager.
     pub async fn build<F, Fut>(
         config: &Config,
         options: ClientOptions,
         sdk_config: F,
     ) -> Result<Self, StartupError>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(&reqwest::Client) -> Fut,
         Fut: Future<Output = aws_config::SdkConfig>,
     {
+        let http = rollee::http_client(&options).map_err(StartupError::Client)?;
         let secrets = match &config.token {
-            TokenConfig::SecretsManager { .. } => {
-                Some(aws_sdk_secretsmanager::Client::new(&sdk_config().await))
-            }
+            TokenConfig::SecretsManager { .. } => Some(aws_sdk_secretsmanager::Client::new(
+                &sdk_config(&http).await,
+            )),
             TokenConfig::Dev(_) => None,
         };
         let tokens =
             TokenSource::load(&config.token, || secrets.unwrap_or_else(unreachable_client)).await?;
-        let client = RolleeClient::new(config.api_url.clone(), tokens, options)
-            .map_err(StartupError::Client)?;
+        let client = RolleeClient::with_http(config.api_url.clone(), tokens, http, options);
         if let Some(sub) = &config.dev_caller_sub {
             tracing::warn!(
                 dev_caller_sub = %sub,
@@ -90,8 +91,8 @@ pub async fn init_from_env() -> State {
     lambda_http::tracing::init_default_subscriber();
     let built = match Config::from_env() {
         Ok(config) => {
-            State::build(&config, ClientOptions::default(), || {
-                aws_config::load_defaults(aws_config::BehaviorVersion::latest())
+            State::build(&config, ClientOptions::default(), |http| {
+                crate::aws::loader(http).load()
             })
             .await
         }

@@ -109,24 +109,58 @@ pub struct RolleeClient {
     options: ClientOptions,
 }
 
+/// The process's one HTTP client, for Rollee and for the AWS SDK: built once,
+/// connections reused across invocations.
+///
+/// TLS: rustls with aws-lc-rs and Mozilla's root certificates compiled in
+/// (webpki-roots), so that a cold start does not read and parse the system's
+/// CA directory (measured: ~3 ms, BENCHMARKS.md).
+pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("could not configure TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.attempt_timeout)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .user_agent(concat!("rollee-connect-server/", env!("CARGO_PKG_VERSION")))
+        // Redirects would carry the Bearer header to wherever they point.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("could not build the HTTP client: {e}"))
+}
+
 impl RolleeClient {
-    /// Builds the HTTP client (and its TLS configuration) once, for the life of the process.
+    /// A client with an HTTP client of its own.
     pub fn new(base: Url, tokens: TokenSource, options: ClientOptions) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.attempt_timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("rollee-connect-server/", env!("CARGO_PKG_VERSION")))
-            // Redirects would carry the Bearer header to wherever they point.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
-        Ok(Self {
+        Ok(Self::with_http(
+            base,
+            tokens,
+            http_client(&options)?,
+            options,
+        ))
+    }
+
+    /// A client over `http` (see [`http_client`]), shared with the AWS SDK.
+    pub fn with_http(
+        base: Url,
+        tokens: TokenSource,
+        http: reqwest::Client,
+        options: ClientOptions,
+    ) -> Self {
+        Self {
             http,
             base,
             tokens,
             options,
-        })
+        }
     }
 
     /// `POST /users` [C]. Not repeated once the request may have reached Rollee:

@@ -134,7 +134,7 @@ async fn a_user_created_outside_this_server_has_no_owner_and_is_nobodys() {
     let sandbox = sandbox().await;
     let state = dev_state(&sandbox).await;
     // Created straight at Rollee, without our owner key.
-    let http = reqwest::Client::new();
+    let http = rollee_shared::rollee::http_client(&test_options()).unwrap();
     let user: serde_json::Value = http
         .post(format!("{}/users", sandbox.base_url()))
         .bearer_auth(JWT)
@@ -177,10 +177,11 @@ async fn an_expired_session_is_refreshed_into_one_that_opens() {
     assert!(sandbox.session_is_valid(fresh));
 
     // The Connect page served at the new link says so; the old one does not open.
-    let page = reqwest::get(refreshed.str("connect_url")).await.unwrap();
+    let http = rollee_shared::rollee::http_client(&test_options()).unwrap();
+    let page = http.get(refreshed.str("connect_url")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Session valid until"));
-    let old_page = reqwest::get(&url).await.unwrap();
+    let old_page = http.get(&url).send().await.unwrap();
     assert_eq!(old_page.status(), 410);
     assert_no_leaks();
 }

@@ -52,7 +52,10 @@ async fn deployed_state(
         _ => None,
     })
     .unwrap();
-    State::build(&config, test_options(), || moto.sdk_config()).await
+    State::build(&config, test_options(), |http| {
+        moto.sdk_config_over(http.clone())
+    })
+    .await
 }
 
 fn bearers(sandbox: &rollee_sandbox::Sandbox) -> Vec<String> {

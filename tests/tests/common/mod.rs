@@ -93,11 +93,15 @@ pub fn assert_no_leaks() {
     let logs = logs();
     let answers = ANSWERS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     for secret in WATCHED.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        assert!(
-            !logs.contains(secret.as_str()),
-            "a secret ({}…) appears in the logs",
-            &secret[..8]
-        );
+        if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
+            let at = line.find(secret.as_str()).unwrap_or(0);
+            // Show where, not the secret itself.
+            panic!(
+                "a secret ({}…) appears in the logs: {}",
+                &secret[..6],
+                &line[..at.min(300)]
+            );
+        }
         if secret.starts_with("eyJ") || secret.starts_with("jwt") {
             for answer in &answers {
                 assert!(
@@ -171,7 +175,7 @@ pub async fn state_with(sandbox: &Sandbox, vars: &[(&str, &str)]) -> State {
             .map(|(_, v)| (*v).to_owned())
     })
     .expect("valid test configuration");
-    State::build(&config, test_options(), || async {
+    State::build(&config, test_options(), |_| async {
         aws_config::SdkConfig::builder().build()
     })
     .await
@@ -305,7 +309,13 @@ impl Moto {
 
     /// The SDK configuration a function in AWS would load, pointed at moto.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let http = rollee_shared::rollee::http_client(&test_options()).unwrap();
+        self.sdk_config_over(http).await
+    }
+
+    /// The same, over a given HTTP client (the one a function's state builds).
+    pub async fn sdk_config_over(&self, http: reqwest::Client) -> aws_config::SdkConfig {
+        rollee_shared::aws::loader(&http)
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("eu-west-1"))
             .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
