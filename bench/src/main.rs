@@ -169,7 +169,6 @@ async fn run() -> Result<bool, Error> {
         .secret_string(JWT)
         .send()
         .await?;
-    let secret_round_trip = secret_round_trip(&moto, settings.inits).await?;
     let sandbox = Arc::new(Sandbox::start(JWT).await?);
     let client = RolleeClient::new(
         sandbox.base_url().parse()?,
@@ -178,7 +177,6 @@ async fn run() -> Result<bool, Error> {
     )?;
     let env = Env {
         runtime_vars: vec![
-            ("ROLLEE_SECRET_ID".into(), SECRET.into()),
             ("ROLLEE_API_URL".into(), sandbox.base_url()),
             ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
             ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
@@ -192,7 +190,7 @@ async fn run() -> Result<bool, Error> {
     for kind in Kind::ALL {
         eprintln!("bench: {} …", kind.binary());
         let mut work = Work::new(kind, &client).await?;
-        let init = measure_init(kind, &env, settings.inits, &failures).await?;
+        let init = measure_init(kind, &env, &moto, settings.inits, &failures).await?;
         let serial = measure_invocations(kind, &env, settings.warm, &mut work, &failures).await?;
         let upstream = measure_upstream(kind, &client, settings.warm, &mut work, &failures).await;
         let concurrency = measure_concurrency(
@@ -226,9 +224,13 @@ async fn run() -> Result<bool, Error> {
         return Ok(false);
     }
 
+    let round_trips: Vec<Duration> = results
+        .iter()
+        .flat_map(|r| r.init.round_trips.clone())
+        .collect();
     let report = Report {
         settings: &settings,
-        secret_round_trip,
+        secret_round_trip: percentile(&round_trips, 0.5),
         results: &results,
     };
     let table = report.table();
@@ -263,6 +265,15 @@ struct Env {
     runtime_vars: Vec<(String, String)>,
 }
 
+/// Where a started function gets its JWT.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JwtFrom {
+    /// Secrets Manager (moto), as deployed.
+    Secret,
+    /// `ROLLEE_TOKEN`: no secret to fetch, to see what init costs without it.
+    Token,
+}
+
 struct Function {
     child: Child,
     runtime: Arc<RuntimeApi>,
@@ -278,6 +289,19 @@ impl Drop for Function {
 
 impl Function {
     async fn start(kind: Kind, env: &Env, extra: &[(&str, String)]) -> Result<Function, Error> {
+        Self::start_with(kind, env, JwtFrom::Secret, extra).await
+    }
+
+    async fn start_with(
+        kind: Kind,
+        env: &Env,
+        jwt: JwtFrom,
+        extra: &[(&str, String)],
+    ) -> Result<Function, Error> {
+        let source = match jwt {
+            JwtFrom::Secret => ("ROLLEE_SECRET_ID", SECRET),
+            JwtFrom::Token => ("ROLLEE_TOKEN", JWT),
+        };
         let runtime = Arc::new(RuntimeApi::start(kind.binary()).await?);
         let mut command = Command::new(bootstrap(kind));
         command
@@ -293,6 +317,7 @@ impl Function {
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             )
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+            .env(source.0, source.1)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let spawned = Instant::now();
@@ -421,27 +446,49 @@ struct Concurrency {
 struct FunctionResult {
     kind: Kind,
     size: u64,
-    init: Vec<Duration>,
+    init: Init,
     serial: Serial,
     upstream: Vec<Duration>,
     concurrency: Concurrency,
 }
 
+struct Init {
+    /// The JWT from Secrets Manager, as deployed.
+    secret: Vec<Duration>,
+    /// The JWT from ROLLEE_TOKEN: the same init without the secret's fetch.
+    token: Vec<Duration>,
+    /// GetSecretValue from this process, each on a new client and connection,
+    /// interleaved with the inits so that both see the same load on moto.
+    round_trips: Vec<Duration>,
+}
+
 async fn measure_init(
     kind: Kind,
     env: &Env,
+    moto: &Moto,
     count: usize,
     failures: &Failures,
-) -> Result<Vec<Duration>, Error> {
-    let mut samples = Vec::with_capacity(count);
+) -> Result<Init, Error> {
+    let mut init = Init {
+        secret: Vec::with_capacity(count),
+        token: Vec::with_capacity(count),
+        round_trips: Vec::with_capacity(count),
+    };
     for i in 0..count {
-        let function = Function::start(kind, env, &[]).await?;
-        match function.init().await {
-            Ok(d) => samples.push(d),
-            Err(e) => failures.add(format!("{} init #{i}: {e}", kind.binary())),
+        for jwt in [JwtFrom::Secret, JwtFrom::Token] {
+            if kind == Kind::Hello && jwt == JwtFrom::Token {
+                continue;
+            }
+            let function = Function::start_with(kind, env, jwt, &[]).await?;
+            match function.init().await {
+                Ok(d) if jwt == JwtFrom::Secret => init.secret.push(d),
+                Ok(d) => init.token.push(d),
+                Err(e) => failures.add(format!("{} init #{i}: {e}", kind.binary())),
+            }
         }
+        init.round_trips.push(secret_round_trip(moto).await?);
     }
-    Ok(samples)
+    Ok(init)
 }
 
 async fn measure_invocations(
@@ -587,16 +634,12 @@ async fn measure_concurrency(
     })
 }
 
-async fn secret_round_trip(moto: &Moto, count: usize) -> Result<Duration, Error> {
-    let mut samples = Vec::new();
-    for _ in 0..count.max(5) {
-        // A new client and connection each time, as at a cold start.
-        let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await?);
-        let started = Instant::now();
-        client.get_secret_value().secret_id(SECRET).send().await?;
-        samples.push(started.elapsed());
-    }
-    Ok(percentile(&samples, 0.5))
+/// One GetSecretValue on a new client and connection, as at a cold start.
+async fn secret_round_trip(moto: &Moto) -> Result<Duration, Error> {
+    let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await?);
+    let started = Instant::now();
+    client.get_secret_value().secret_id(SECRET).send().await?;
+    Ok(started.elapsed())
 }
 
 // ------------------------------------------------------------------ moto
@@ -677,6 +720,7 @@ struct Report<'a> {
 struct Figures {
     init_p50: f64,
     init_p90: f64,
+    init_token_p50: Option<f64>,
     first: f64,
     warm_p50: f64,
     warm_p99: f64,
@@ -692,8 +736,10 @@ impl FunctionResult {
     fn figures(&self) -> Figures {
         let upstream = (!self.upstream.is_empty()).then_some(&self.upstream);
         Figures {
-            init_p50: ms(percentile(&self.init, 0.5)),
-            init_p90: ms(percentile(&self.init, 0.9)),
+            init_p50: ms(percentile(&self.init.secret, 0.5)),
+            init_p90: ms(percentile(&self.init.secret, 0.9)),
+            init_token_p50: (!self.init.token.is_empty())
+                .then(|| ms(percentile(&self.init.token, 0.5))),
             first: ms(self.serial.first),
             warm_p50: ms(percentile(&self.serial.warm, 0.5)),
             warm_p99: ms(percentile(&self.serial.warm, 0.99)),
@@ -725,7 +771,7 @@ impl Report<'_> {
             out.push('\n');
         };
         line(format!(
-            "{} inits, {} warm invocations per function; concurrency: {IN_FLIGHT} in flight for {:?}, upstream delay {:?}; secret round trip (median, new connection): {:.3} ms",
+            "{} inits (and as many without the secret), {} warm invocations per function; concurrency: {IN_FLIGHT} in flight for {:?}, upstream delay {:?}; secret round trip (median, new client and connection, interleaved with the inits): {:.3} ms",
             s.inits,
             s.warm,
             s.concurrency_for,
@@ -733,8 +779,8 @@ impl Report<'_> {
             ms(self.secret_round_trip)
         ));
         line(String::new());
-        line("| function | size MB | init p50 / p90 ms | 1st invoke ms | warm p50 / p99 ms | upstream p50 / p99 ms | overhead p50 / p99 ms | peak RSS MB | req/s @64 (errors) | RSS @64 MB |".into());
-        line("|---|---|---|---|---|---|---|---|---|---|".into());
+        line("| function | size MB | init p50 / p90 ms | init w/o secret p50 ms | 1st invoke ms | warm p50 / p99 ms | upstream p50 / p99 ms | overhead p50 / p99 ms | peak RSS MB | req/s @64 (errors) | RSS @64 MB |".into());
+        line("|---|---|---|---|---|---|---|---|---|---|---|".into());
         for r in self.results {
             let f = r.figures();
             let (up, over) = match (f.upstream_p50, f.upstream_p99) {
@@ -744,8 +790,11 @@ impl Report<'_> {
                 ),
                 _ => ("–".into(), "–".into()),
             };
+            let no_secret = f
+                .init_token_p50
+                .map_or("–".to_owned(), |t| format!("{t:.2}"));
             line(format!(
-                "| {} | {:.2} | {:.2} / {:.2} | {:.2} | {:.3} / {:.3} | {up} | {over} | {:.1} | {:.0} ({}) | {:.1} |",
+                "| {} | {:.2} | {:.2} / {:.2} | {no_secret} | {:.2} | {:.3} / {:.3} | {up} | {over} | {:.1} | {:.0} ({}) | {:.1} |",
                 r.kind.binary(),
                 f.size_mb,
                 f.init_p50,
@@ -802,6 +851,14 @@ impl Report<'_> {
                 f.init_p50,
                 init_limit,
             ));
+            if let Some(token) = f.init_token_p50 {
+                // For reading the one above: the same init without the secret's fetch, against 1.3 x the floor.
+                targets.push(Target::at_most(
+                    format!("{name} init p50 without the secret ms (for information)"),
+                    token,
+                    1.3 * floor.init_p50,
+                ));
+            }
             if let (Some(_), Some(up99)) = (f.upstream_p50, f.upstream_p99) {
                 targets.push(Target::at_most(
                     format!("{name} warm overhead p99 ms"),
@@ -833,7 +890,8 @@ impl Report<'_> {
                 json!({
                     "function": r.kind.binary(),
                     "binary_bytes": r.size,
-                    "init_ms": {"p50": f.init_p50, "p90": f.init_p90, "samples": r.init.len()},
+                    "init_ms": {"p50": f.init_p50, "p90": f.init_p90, "samples": r.init.secret.len()},
+                    "init_without_secret_ms": {"p50": f.init_token_p50, "samples": r.init.token.len()},
                     "first_invocation_ms": f.first,
                     "warm_ms": {"p50": f.warm_p50, "p99": f.warm_p99, "samples": r.serial.warm.len()},
                     "upstream_ms": {"p50": f.upstream_p50, "p99": f.upstream_p99, "samples": r.upstream.len()},
@@ -903,6 +961,7 @@ fn unreachable_floor() -> Figures {
     Figures {
         init_p50: f64::NAN,
         init_p90: f64::NAN,
+        init_token_p50: None,
         first: f64::NAN,
         warm_p50: f64::NAN,
         warm_p99: f64::NAN,

@@ -107,6 +107,37 @@ pub async fn init_from_env() -> State {
     }
 }
 
+/// Runs a function: a tokio runtime, the state built once (see
+/// [`init_from_env`]), then `handler` for every invocation.
+///
+/// Classic Lambda sends one event at a time to a sandbox with a fraction of a
+/// vCPU: a single-threaded runtime starts faster and hands nothing between
+/// threads. With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed
+/// Instances), a worker per core polls that many events at once.
+pub fn serve<H, F>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(State, Request) -> F + Clone + Send + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|n| n > 1);
+    let mut builder = if concurrent {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build()?.block_on(async move {
+        let state = init_from_env().await;
+        lambda_http::run_concurrent(lambda_http::service_fn(move |request: Request| {
+            let (state, handler) = (state.clone(), handler.clone());
+            async move { Ok::<_, lambda_http::Error>(handler(state, request).await) }
+        }))
+        .await
+    })
+}
+
 /// The response of a handler: its success, or its failure as a problem.
 pub fn finish(request_id: &str, result: Result<Response<Body>, ApiError>) -> Response<Body> {
     match result {

@@ -1,11 +1,5 @@
-use rollee_shared::lambda_http::{Error, run_concurrent, service_fn};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    let state = rollee_shared::app::init_from_env().await;
-    run_concurrent(service_fn(move |request| {
-        let state = state.clone();
-        async move { Ok::<_, Error>(new_session::handle(&state, request).await) }
-    }))
-    .await
+fn main() -> Result<(), rollee_shared::lambda_http::Error> {
+    rollee_shared::app::serve(
+        |state, request| async move { new_session::handle(&state, request).await },
+    )
 }
