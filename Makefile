@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make dev    run the three functions (cargo lambda watch) and the local Rollee sandbox
 #   make test   run every check and test (what CI runs)
+# and, not part of the tests:
+#   cargo run --release -p bench   the benchmark (BENCHMARKS.md)
 
 SANDBOX_PORT ?= 9100
 WATCH_PORT ?= 9000
@@ -43,8 +45,9 @@ test: tools
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --workspace
-	tests/dev-smoke.sh
 	$(MAKE) --no-print-directory deploy-checks
+	cargo run --release -p bench -- --smoke
+	tests/dev-smoke.sh
 
 # The SAM template, offline: lint, build the artifacts (x86_64: this machine
 # has no aarch64 standard library; arm64 is built on the deployer's machine),

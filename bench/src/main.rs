@@ -770,6 +770,9 @@ impl Report<'_> {
             out.push_str(&l);
             out.push('\n');
         };
+        if s.smoke {
+            line("SMOKE RUN: too few samples for these figures to mean anything; it checks that the benchmark works.".into());
+        }
         line(format!(
             "{} inits (and as many without the secret), {} warm invocations per function; concurrency: {IN_FLIGHT} in flight for {:?}, upstream delay {:?}; secret round trip (median, new client and connection, interleaved with the inits): {:.3} ms",
             s.inits,
