@@ -10,19 +10,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rollee_sandbox::runtime_api::{Outcome, RuntimeApi, lambda_environment};
-use rollee_sandbox::{Fault, Sandbox};
+use rollee_sandbox::Sandbox;
+use rollee_sandbox::moto::Moto;
+use rollee_sandbox::runtime_api::Bootstrap;
 use rollee_shared::flow;
 use rollee_shared::request::Caller;
 use rollee_shared::rollee::{ClientOptions, RolleeClient};
 use rollee_shared::token::{Jwt, TokenSource};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -274,102 +274,46 @@ enum JwtFrom {
     Token,
 }
 
-struct Function {
-    child: Child,
-    runtime: Arc<RuntimeApi>,
-    spawned: Instant,
+/// Starts `kind`'s release bootstrap as Lambda would.
+async fn start(
+    kind: Kind,
+    env: &Env,
+    jwt: JwtFrom,
+    extra: &[(&str, String)],
+) -> Result<Bootstrap, Error> {
+    let source = match jwt {
+        JwtFrom::Secret => ("ROLLEE_SECRET_ID", SECRET),
+        JwtFrom::Token => ("ROLLEE_TOKEN", JWT),
+    };
+    let mut vars: Vec<(&str, &str)> = env
+        .runtime_vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    vars.push(source);
+    Ok(Bootstrap::start(&bootstrap(kind), kind.binary(), &vars, false).await?)
 }
 
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Function {
-    async fn start(kind: Kind, env: &Env, extra: &[(&str, String)]) -> Result<Function, Error> {
-        Self::start_with(kind, env, JwtFrom::Secret, extra).await
-    }
-
-    async fn start_with(
-        kind: Kind,
-        env: &Env,
-        jwt: JwtFrom,
-        extra: &[(&str, String)],
-    ) -> Result<Function, Error> {
-        let source = match jwt {
-            JwtFrom::Secret => ("ROLLEE_SECRET_ID", SECRET),
-            JwtFrom::Token => ("ROLLEE_TOKEN", JWT),
-        };
-        let runtime = Arc::new(RuntimeApi::start(kind.binary()).await?);
-        let mut command = Command::new(bootstrap(kind));
-        command
-            .env_clear()
-            .envs(lambda_environment(
-                kind.binary(),
-                &runtime.address(),
-                MEMORY_MB,
-            ))
-            .envs(
-                env.runtime_vars
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
-            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-            .env(source.0, source.1)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let spawned = Instant::now();
-        let child = command.spawn()?;
-        Ok(Function {
-            child,
-            runtime,
-            spawned,
-        })
-    }
-
-    /// Spawn → the first `GET …/invocation/next`.
-    async fn init(&self) -> Result<Duration, Error> {
-        let first_poll = self.runtime.ready(Duration::from_secs(30)).await?;
-        Ok(first_poll.duration_since(self.spawned))
-    }
-
-    /// Peak resident memory so far, in KiB (VmHWM).
-    fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-}
+const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One invocation, checked: the API Gateway response the function returned.
-async fn invoke(runtime: &RuntimeApi, kind: Kind, event: &Value) -> Result<Value, String> {
-    match runtime
-        .invoke(event.to_string(), Duration::from_secs(30))
-        .await?
-    {
-        Outcome::Response(body) => {
-            let response: Value =
-                serde_json::from_slice(&body).map_err(|e| format!("response not JSON: {e}"))?;
-            if response["statusCode"].as_u64() == Some(kind.expected_status()) {
-                Ok(response)
-            } else {
-                Err(format!(
-                    "statusCode {} body {}",
-                    response["statusCode"], response["body"]
-                ))
-            }
-        }
-        Outcome::Error(body) => Err(format!("function error {}", String::from_utf8_lossy(&body))),
+async fn invoke(function: &Bootstrap, kind: Kind, event: &Value) -> Result<Value, String> {
+    let response = function.invoke(event, Duration::from_secs(30)).await?;
+    if response["statusCode"].as_u64() == Some(kind.expected_status()) {
+        Ok(response)
+    } else {
+        Err(format!(
+            "statusCode {} body {}",
+            response["statusCode"], response["body"]
+        ))
     }
 }
 
 // ------------------------------------------------------------------ the requests
 
 fn event(name: &str) -> Result<Value, Error> {
-    let path = root().join("events").join(format!("{name}.json"));
-    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+    Ok(rollee_sandbox::event(name)?)
 }
 
 /// What each invocation of a function needs: a user to make sessions for, a
@@ -479,8 +423,8 @@ async fn measure_init(
             if kind == Kind::Hello && jwt == JwtFrom::Token {
                 continue;
             }
-            let function = Function::start_with(kind, env, jwt, &[]).await?;
-            match function.init().await {
+            let function = start(kind, env, jwt, &[]).await?;
+            match function.init(INIT_TIMEOUT).await {
                 Ok(d) if jwt == JwtFrom::Secret => init.secret.push(d),
                 Ok(d) => init.token.push(d),
                 Err(e) => failures.add(format!("{} init #{i}: {e}", kind.binary())),
@@ -498,13 +442,13 @@ async fn measure_invocations(
     work: &mut Work,
     failures: &Failures,
 ) -> Result<Serial, Error> {
-    let function = Function::start(kind, env, &[]).await?;
-    function.init().await?;
+    let function = start(kind, env, JwtFrom::Secret, &[]).await?;
+    function.init(INIT_TIMEOUT).await?;
     let mut timed = Vec::with_capacity(warm + 1);
     for i in 0..=warm {
         let e = work.next_event();
         let started = Instant::now();
-        let outcome = invoke(&function.runtime, kind, &e).await;
+        let outcome = invoke(&function, kind, &e).await;
         timed.push(started.elapsed());
         match outcome {
             Ok(response) => work.record(&response),
@@ -547,7 +491,7 @@ async fn measure_upstream(
         .unwrap_or_default();
     // The functions' chain moved on; start a fresh one for the direct calls.
     if kind == Kind::RefreshUrl {
-        match client.new_session(user).await {
+        match client.new_session(user, client.deadline()).await {
             Ok(s) => session = s.id,
             Err(e) => failures.add(format!("upstream set-up: {e}")),
         }
@@ -556,13 +500,16 @@ async fn measure_upstream(
         let started = Instant::now();
         let outcome = match kind {
             Kind::Hello => Ok(()),
-            Kind::CreateUser => client.create_user(&owner).await.map(drop),
-            Kind::NewSession => match client.get_user(user).await {
-                Ok(_) => client.new_session(user).await.map(drop),
+            Kind::CreateUser => client
+                .create_user(&owner, client.deadline())
+                .await
+                .map(drop),
+            Kind::NewSession => match client.get_user(user, client.deadline()).await {
+                Ok(_) => client.new_session(user, client.deadline()).await.map(drop),
                 Err(e) => Err(e),
             },
             Kind::RefreshUrl => client
-                .refresh_session(session)
+                .refresh_session(session, client.deadline())
                 .await
                 .map(|s| session = s.id),
         };
@@ -582,33 +529,27 @@ async fn measure_concurrency(
     duration: Duration,
     failures: &Arc<Failures>,
 ) -> Result<Concurrency, Error> {
-    let function = Function::start(
-        kind,
-        env,
-        &[("AWS_LAMBDA_MAX_CONCURRENCY", IN_FLIGHT.to_string())],
-    )
-    .await?;
-    function.init().await?;
+    let concurrency = [("AWS_LAMBDA_MAX_CONCURRENCY", IN_FLIGHT.to_string())];
+    let function = Arc::new(start(kind, env, JwtFrom::Secret, &concurrency).await?);
+    function.init(INIT_TIMEOUT).await?;
     // Each in-flight stream has its own user and refresh chain.
     let mut streams = Vec::with_capacity(IN_FLIGHT);
     for _ in 0..IN_FLIGHT {
         streams.push(Work::new(kind, client).await?);
     }
-    sandbox.fail(Fault::Delay(UPSTREAM_DELAY), None);
+    sandbox.set_latency(UPSTREAM_DELAY);
     let ok = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
-    for (n, work) in streams.into_iter().enumerate() {
-        let runtime = function.runtime.clone();
+    for (n, mut work) in streams.into_iter().enumerate() {
+        let function = function.clone();
         let (ok, errors, failures) = (ok.clone(), errors.clone(), failures.clone());
-        let work = Arc::new(Mutex::new(work));
         tasks.push(tokio::spawn(async move {
-            let mut work = work.lock().await;
             while Instant::now() < deadline {
                 let e = work.next_event();
-                match invoke(&runtime, kind, &e).await {
+                match invoke(&function, kind, &e).await {
                     Ok(response) => {
                         work.record(&response);
                         ok.fetch_add(1, Ordering::Relaxed);
@@ -625,7 +566,7 @@ async fn measure_concurrency(
         task.await?;
     }
     let elapsed = started.elapsed();
-    sandbox.clear_faults();
+    sandbox.set_latency(Duration::ZERO);
     Ok(Concurrency {
         ok: ok.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
@@ -640,59 +581,6 @@ async fn secret_round_trip(moto: &Moto) -> Result<Duration, Error> {
     let started = Instant::now();
     client.get_secret_value().secret_id(SECRET).send().await?;
     Ok(started.elapsed())
-}
-
-// ------------------------------------------------------------------ moto
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    fn start() -> Result<Moto, Error> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!("moto_server could not start ({e}): pip install 'moto[server]'")
-            })?;
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(30) {
-                return Err("moto_server did not listen within 30 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        })
-    }
-
-    async fn sdk_config(&self) -> Result<aws_config::SdkConfig, Error> {
-        let http = rollee_shared::rollee::http_client(&ClientOptions::default())?;
-        Ok(rollee_shared::aws::loader(&http)
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .load()
-            .await)
-    }
 }
 
 // ------------------------------------------------------------------ report

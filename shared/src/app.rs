@@ -87,8 +87,7 @@ fn unreachable_client() -> aws_sdk_secretsmanager::Client {
 /// logs one line naming the cause and exits, so Lambda reports an init error
 /// instead of serving requests it cannot answer.
 pub async fn init_from_env() -> State {
-    // Honours AWS_LAMBDA_LOG_FORMAT (JSON when deployed) and AWS_LAMBDA_LOG_LEVEL / RUST_LOG.
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let built = match Config::from_env() {
         Ok(config) => {
             State::build(&config, ClientOptions::default(), |http| {
@@ -105,6 +104,39 @@ pub async fn init_from_env() -> State {
             std::process::exit(1);
         }
     }
+}
+
+/// Lambda's logging, as `lambda_http::tracing::init_default_subscriber` sets it
+/// up (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from
+/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), less one thing:
+/// lambda_runtime logs every raw event at TRACE, and an event carries the app
+/// user's `Authorization` header and, for a refresh, a Connect URL.
+pub fn init_logging() {
+    use lambda_http::tracing::subscriber::EnvFilter;
+    use lambda_http::tracing::subscriber::filter::{Directive, LevelFilter};
+
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    if let Ok(quiet) = "lambda_runtime::layers::api_response=off".parse::<Directive>() {
+        filter = filter.add_directive(quiet);
+    }
+    let builder = lambda_http::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // `try_init`: a second initialisation (never in a function) is not worth a panic.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Runs a function: a tokio runtime, the state built once (see

@@ -19,7 +19,7 @@ pub const RESERVED_PREFIX: &str = "__";
 pub const MAX_METADATA_KEYS: usize = 20;
 pub const MAX_KEY_CHARS: usize = 64;
 pub const MAX_VALUE_CHARS: usize = 512;
-pub const MAX_CONNECT_URL_CHARS: usize = 2048;
+pub const MAX_CONNECT_URL_BYTES: usize = 2048;
 
 /// Checks caller metadata: at most [`MAX_METADATA_KEYS`] keys of 1 to
 /// [`MAX_KEY_CHARS`] characters from `[A-Za-z0-9_.-]`, none reserved, each
@@ -73,7 +73,7 @@ pub fn session_of_connect_url(raw: &str) -> Result<Uuid, ApiError> {
             "connect_url is not a Rollee Connect session URL (https://…/session/<UUID>).",
         )
     };
-    if raw.len() > MAX_CONNECT_URL_CHARS {
+    if raw.len() > MAX_CONNECT_URL_BYTES {
         return Err(invalid());
     }
     let url = Url::parse(raw).map_err(|_| invalid())?;
@@ -97,7 +97,8 @@ pub async fn create_user(
     mut metadata: Map<String, Value>,
 ) -> Result<CreatedUser, ApiError> {
     metadata.insert(OWNER_KEY.to_owned(), Value::String(caller.sub().to_owned()));
-    let user = client.create_user(&metadata).await?;
+    let deadline = client.deadline();
+    let user = client.create_user(&metadata, deadline).await?;
     tracing::info!(user_id = %user.id, "created a Rollee user");
     let session = match user.session {
         Some(session) => session,
@@ -105,7 +106,7 @@ pub async fn create_user(
             // `POST /users` returns the first session [C]; should an answer lack
             // it, ask for one rather than lose the user just created.
             tracing::warn!(user_id = %user.id, "Rollee's new user has no usable Connect link; requesting a session");
-            client.new_session(user.id).await?
+            client.new_session(user.id, deadline).await?
         }
     };
     Ok(CreatedUser {
@@ -122,7 +123,8 @@ pub async fn new_session(
     user_id: Uuid,
 ) -> Result<Session, ApiError> {
     let not_found = || ApiError::not_found("No user with this id belongs to the caller.");
-    let user = match client.get_user(user_id).await {
+    let deadline = client.deadline();
+    let user = match client.get_user(user_id, deadline).await {
         Ok(user) => user,
         Err(RolleeError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
@@ -132,7 +134,7 @@ pub async fn new_session(
         tracing::info!(%user_id, "new session refused: the user is not the caller's");
         return Err(not_found());
     }
-    match client.new_session(user_id).await {
+    match client.new_session(user_id, deadline).await {
         Ok(session) => Ok(session),
         // Deleted between the two calls.
         Err(RolleeError::NotFound) => Err(not_found()),
@@ -143,7 +145,7 @@ pub async fn new_session(
 /// Refreshes the session of a Connect URL. Holding a current Connect URL is
 /// what authorises its refresh (DESIGN.md, Security).
 pub async fn refresh(client: &RolleeClient, session: Uuid) -> Result<Session, ApiError> {
-    match client.refresh_session(session).await {
+    match client.refresh_session(session, client.deadline()).await {
         Ok(session) => Ok(session),
         Err(RolleeError::NotFound) => Err(ApiError::not_found(
             "Rollee knows no session for this connect_url.",
@@ -219,9 +221,11 @@ mod tests {
             "https://c.example/v0.4/session/not-a-uuid".to_owned(),
             format!("https://c.example/v0.4/users/{id}"),
             format!("https://c.example/v0.4/session/{id}/extra"),
+            format!("https://c.example/v0.4/session/urn:uuid:{id}"),
+            format!("https://c.example/v0.4/session/{}", id.replace('-', "")),
             format!(
                 "https://c.example/{}/session/{id}",
-                "x".repeat(MAX_CONNECT_URL_CHARS)
+                "x".repeat(MAX_CONNECT_URL_BYTES)
             ),
         ] {
             assert_eq!(

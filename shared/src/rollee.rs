@@ -25,7 +25,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// One attempt, from sending the request to the end of the response body.
     pub attempt_timeout: Duration,
-    /// Everything one operation may take, retries and re-reads included.
+    /// Everything one request may take, all its Rollee calls, retries and
+    /// secret re-reads included (see [`RolleeClient::deadline`]).
     pub budget: Duration,
     /// Base pause before the one retry; a random jitter of up to the same again is added.
     pub retry_pause: Duration,
@@ -163,9 +164,19 @@ impl RolleeClient {
         }
     }
 
+    /// The deadline of a request that starts now: every Rollee call made for
+    /// that request, retries and secret re-reads included, ends before it.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.options.budget
+    }
+
     /// `POST /users` [C]. Not repeated once the request may have reached Rollee:
     /// a duplicate user is worse than an honest error.
-    pub async fn create_user(&self, metadata: &Map<String, Value>) -> Result<User, RolleeError> {
+    pub async fn create_user(
+        &self,
+        metadata: &Map<String, Value>,
+        deadline: Instant,
+    ) -> Result<User, RolleeError> {
         let body = serde_json::json!({ "metadata": metadata });
         let value = self
             .call(
@@ -174,13 +185,14 @@ impl RolleeClient {
                 "POST /users",
                 Some(&body),
                 Retry::IfNotSent,
+                deadline,
             )
             .await?;
         parse_user(&value)
     }
 
     /// `GET /users/{id}` [C].
-    pub async fn get_user(&self, id: Uuid) -> Result<User, RolleeError> {
+    pub async fn get_user(&self, id: Uuid, deadline: Instant) -> Result<User, RolleeError> {
         let path = format!("/users/{id}");
         let value = self
             .call(
@@ -189,6 +201,7 @@ impl RolleeClient {
                 "GET /users/{id}",
                 None,
                 Retry::Idempotent,
+                deadline,
             )
             .await?;
         parse_user(&value)
@@ -196,7 +209,7 @@ impl RolleeClient {
 
     /// `POST /users/{id}/sessions/new` [C path]. Its request body is not published [?]:
     /// none is sent. Its answer is not published [?]: see [`parse_session`].
-    pub async fn new_session(&self, user: Uuid) -> Result<Session, RolleeError> {
+    pub async fn new_session(&self, user: Uuid, deadline: Instant) -> Result<Session, RolleeError> {
         let path = format!("/users/{user}/sessions/new");
         let value = self
             .call(
@@ -205,13 +218,18 @@ impl RolleeClient {
                 "POST /users/{id}/sessions/new",
                 None,
                 Retry::Idempotent,
+                deadline,
             )
             .await?;
         parse_session(&value)
     }
 
     /// `POST /sessions/{session}/refresh` [C path]; body and answer not published [?].
-    pub async fn refresh_session(&self, session: Uuid) -> Result<Session, RolleeError> {
+    pub async fn refresh_session(
+        &self,
+        session: Uuid,
+        deadline: Instant,
+    ) -> Result<Session, RolleeError> {
         let path = format!("/sessions/{session}/refresh");
         let value = self
             .call(
@@ -220,12 +238,13 @@ impl RolleeClient {
                 "POST /sessions/{session}/refresh",
                 None,
                 Retry::Idempotent,
+                deadline,
             )
             .await?;
         parse_session(&value)
     }
 
-    /// One operation: attempts, the 401 re-read, the retry, all inside the budget.
+    /// One operation: attempts, the 401 re-read, the retry, all before `deadline`.
     /// `endpoint` is the path template, the only form of the path that is logged
     /// (the real path of a refresh holds a session UUID).
     async fn call(
@@ -235,8 +254,8 @@ impl RolleeClient {
         endpoint: &'static str,
         body: Option<&Value>,
         retry: Retry,
+        deadline: Instant,
     ) -> Result<Value, RolleeError> {
-        let deadline = Instant::now() + self.options.budget;
         let url = format!("{}{}", self.base.as_str().trim_end_matches('/'), path);
         let mut token = self.tokens.current().await;
         let mut reauthenticated = false;
@@ -269,7 +288,11 @@ impl RolleeClient {
                         return Err(RolleeError::Unauthorized);
                     }
                     reauthenticated = true;
-                    match self.tokens.reload_after(&token).await? {
+                    let reload = self.tokens.reload_after(&token);
+                    let reloaded = tokio::time::timeout_at(deadline, reload)
+                        .await
+                        .map_err(|_| RolleeError::Timeout)??;
+                    match reloaded {
                         Some(fresh) => token = fresh,
                         None => return Err(RolleeError::Unauthorized),
                     }
@@ -394,7 +417,9 @@ enum Failure {
 
 impl Failure {
     fn from_reqwest(e: reqwest::Error) -> Self {
-        if e.is_timeout() {
+        // A connect timeout is both: it is a connection that was never made,
+        // so the request never left and may be retried.
+        if e.is_timeout() && !e.is_connect() {
             return Self::Timeout;
         }
         // reqwest's message names the URL, which for a refresh holds a session UUID.
@@ -502,7 +527,7 @@ pub fn session_of_link(link: &Url) -> Option<Uuid> {
     if parent != "session" {
         return None;
     }
-    Uuid::parse_str(id).ok()
+    crate::request::parse_uuid(id)
 }
 
 #[cfg(test)]

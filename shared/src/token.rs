@@ -204,9 +204,9 @@ pub fn parse_secret(raw: &str) -> Option<Jwt> {
         raw.to_owned()
     };
     let token = token.trim();
-    // A JWT never holds whitespace or control characters; such a value would
-    // also make an invalid header.
-    if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // A JWT is printable ASCII without spaces; anything else would also make
+    // an invalid Authorization header, found only at the first request.
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
         return None;
     }
     Some(Jwt::new(token))

@@ -24,6 +24,11 @@ fn options() -> ClientOptions {
     }
 }
 
+/// A request's deadline, as a handler takes it: the options' budget from now.
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + options().budget
+}
+
 fn client(server: &MockServer) -> RolleeClient {
     let base = format!("{}/api/v0.5", server.uri()).parse().unwrap();
     RolleeClient::new(base, TokenSource::fixed(Jwt::new(JWT)), options()).unwrap()
@@ -57,7 +62,10 @@ async fn create_user_posts_the_metadata_with_the_bearer_jwt() {
         .mount(&server)
         .await;
     let metadata = json!({"crm_id": "42"}).as_object().unwrap().clone();
-    let user = client(&server).create_user(&metadata).await.unwrap();
+    let user = client(&server)
+        .create_user(&metadata, deadline())
+        .await
+        .unwrap();
     assert_eq!(user.id.to_string(), USER);
     assert_eq!(user.session.unwrap().id.to_string(), SESSION);
 }
@@ -73,7 +81,7 @@ async fn get_user_reads_the_user_and_its_metadata() {
         .mount(&server)
         .await;
     let user = client(&server)
-        .get_user(USER.parse().unwrap())
+        .get_user(USER.parse().unwrap(), deadline())
         .await
         .unwrap();
     assert_eq!(user.metadata["crm_id"], "42");
@@ -103,9 +111,15 @@ async fn new_session_accepts_the_whole_user_and_refresh_the_four_fields() {
         .mount(&server)
         .await;
     let c = client(&server);
-    let s = c.new_session(USER.parse().unwrap()).await.unwrap();
+    let s = c
+        .new_session(USER.parse().unwrap(), deadline())
+        .await
+        .unwrap();
     assert_eq!(s.id.to_string(), SESSION);
-    let r = c.refresh_session(SESSION.parse().unwrap()).await.unwrap();
+    let r = c
+        .refresh_session(SESSION.parse().unwrap(), deadline())
+        .await
+        .unwrap();
     assert_eq!(r.id, fresh);
     assert_eq!(
         r.link.as_str(),
@@ -128,7 +142,7 @@ async fn a_slow_upstream_hits_the_attempt_timeout_and_is_not_retried() {
         .await;
     let started = Instant::now();
     let err = client(&server)
-        .refresh_session(SESSION.parse().unwrap())
+        .refresh_session(SESSION.parse().unwrap(), deadline())
         .await
         .unwrap_err();
     assert!(matches!(err, RolleeError::Timeout), "{err:?}");
@@ -162,8 +176,13 @@ async fn a_5xx_is_retried_once_for_a_refresh_but_not_for_a_new_user() {
         .mount(&server)
         .await;
     let c = client(&server);
-    c.refresh_session(SESSION.parse().unwrap()).await.unwrap();
-    let err = c.create_user(&serde_json::Map::new()).await.unwrap_err();
+    c.refresh_session(SESSION.parse().unwrap(), deadline())
+        .await
+        .unwrap();
+    let err = c
+        .create_user(&serde_json::Map::new(), deadline())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, RolleeError::Status { status: 500 }),
         "{err:?}"
@@ -179,7 +198,7 @@ async fn two_5xx_in_a_row_give_up_after_one_retry() {
         .mount(&server)
         .await;
     let err = client(&server)
-        .get_user(USER.parse().unwrap())
+        .get_user(USER.parse().unwrap(), deadline())
         .await
         .unwrap_err();
     assert!(
@@ -211,20 +230,24 @@ async fn rollee_answers_map_to_typed_errors() {
         .await;
     let c = client(&server);
     let user: Uuid = USER.parse().unwrap();
-    assert!(matches!(c.get_user(user).await, Err(RolleeError::NotFound)));
     assert!(matches!(
-        c.new_session(user).await,
+        c.get_user(user, deadline()).await,
+        Err(RolleeError::NotFound)
+    ));
+    assert!(matches!(
+        c.new_session(user, deadline()).await,
         Err(RolleeError::RateLimited {
             retry_after: Some(12)
         })
     ));
     // A fixed JWT (ROLLEE_TOKEN) cannot be re-read: one attempt.
     assert!(matches!(
-        c.create_user(&serde_json::Map::new()).await,
+        c.create_user(&serde_json::Map::new(), deadline()).await,
         Err(RolleeError::Unauthorized)
     ));
     assert!(matches!(
-        c.refresh_session(SESSION.parse().unwrap()).await,
+        c.refresh_session(SESSION.parse().unwrap(), deadline())
+            .await,
         Err(RolleeError::Malformed(_))
     ));
 }
@@ -239,7 +262,7 @@ async fn nothing_listening_is_unreachable_and_the_message_has_no_session() {
     let base = format!("http://127.0.0.1:{port}/api/v0.5").parse().unwrap();
     let c = RolleeClient::new(base, TokenSource::fixed(Jwt::new(JWT)), options()).unwrap();
     let err = c
-        .refresh_session(SESSION.parse().unwrap())
+        .refresh_session(SESSION.parse().unwrap(), deadline())
         .await
         .unwrap_err();
     assert!(matches!(err, RolleeError::Unreachable(_)), "{err:?}");

@@ -6,6 +6,7 @@
 //! mistakes it for Rollee's behaviour. Fault modes let a test make it slow,
 //! rude or broken on demand.
 
+pub mod moto;
 pub mod runtime_api;
 
 use std::collections::{HashMap, VecDeque};
@@ -27,6 +28,15 @@ use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+/// A sample event of `events/`, as `cargo lambda invoke --data-file` takes it.
+pub fn event(name: &str) -> Result<Value, String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
 
 /// The API's path prefix [C].
 pub const API_PREFIX: &str = "/api/v0.5";
@@ -85,6 +95,8 @@ struct World {
     users: HashMap<Uuid, UserRecord>,
     sessions: HashMap<Uuid, SessionRecord>,
     clock_offset: time::Duration,
+    /// Added to every API request before it is answered.
+    latency: Duration,
     /// Faults to apply, oldest first; `Some(n)`: for the next n API requests.
     faults: VecDeque<(Fault, Option<usize>)>,
     recorded: Vec<Recorded>,
@@ -92,14 +104,14 @@ struct World {
 
 impl World {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + self.clock_offset
+        OffsetDateTime::now_utc().saturating_add(self.clock_offset)
     }
 
     fn next_fault(&mut self) -> Option<Fault> {
         let (fault, remaining) = self.faults.front_mut()?;
         let fault = fault.clone();
         if let Some(n) = remaining {
-            *n -= 1;
+            *n = n.saturating_sub(1);
             if *n == 0 {
                 self.faults.pop_front();
             }
@@ -171,7 +183,14 @@ impl Sandbox {
 
     /// Misbehave on the next `times` API requests (`None`: until [`Sandbox::clear_faults`]).
     pub fn fail(&self, fault: Fault, times: Option<usize>) {
+        let times = times.map(|n| n.max(1));
         self.shared.world().faults.push_back((fault, times));
+    }
+
+    /// Every API request from now on waits this long before it is answered
+    /// (faults still apply after it).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.world().latency = latency;
     }
 
     pub fn clear_faults(&self) {
@@ -181,7 +200,8 @@ impl Sandbox {
     /// Moves the sandbox's clock forward, to expire sessions without waiting.
     pub fn advance_clock(&self, by: Duration) {
         let by = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
-        self.shared.world().clock_offset += by;
+        let mut world = self.shared.world();
+        world.clock_offset = world.clock_offset.saturating_add(by);
     }
 
     /// Every API request seen so far.
@@ -270,7 +290,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
             .map(str::to_owned)
     };
     let authorization = header(header::AUTHORIZATION);
-    let fault = {
+    let (latency, fault) = {
         let mut world = shared.world();
         world.recorded.push(Recorded {
             method: parts.method.to_string(),
@@ -279,8 +299,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply
             content_type: header(header::CONTENT_TYPE),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
-        world.next_fault()
+        (world.latency, world.next_fault())
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     match fault {
         None => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
@@ -558,7 +581,11 @@ fn control(shared: &Shared, method: &Method, what: &str, body: &[u8]) -> Reply {
                 Some("malformed_json") => Fault::MalformedJson,
                 _ => return error(StatusCode::BAD_REQUEST, "unknown fault"),
             };
-            let times = body["times"].as_u64().map(|n| n as usize);
+            let times = match body["times"].as_u64() {
+                Some(0) => return error(StatusCode::BAD_REQUEST, "times must be at least 1"),
+                Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                None => None,
+            };
             world.faults.push_back((fault, times));
             json_reply(StatusCode::OK, json!({"faults": world.faults.len()}))
         }
@@ -567,8 +594,13 @@ fn control(shared: &Shared, method: &Method, what: &str, body: &[u8]) -> Reply {
             json_reply(StatusCode::OK, json!({"faults": 0}))
         }
         (&Method::POST, "clock") => {
-            let seconds = body["advance_seconds"].as_i64().unwrap_or(0);
-            world.clock_offset += time::Duration::seconds(seconds);
+            let seconds = body["advance_seconds"]
+                .as_i64()
+                .unwrap_or(0)
+                .clamp(0, 10 * 365 * 86_400);
+            world.clock_offset = world
+                .clock_offset
+                .saturating_add(time::Duration::seconds(seconds));
             json_reply(StatusCode::OK, json!({"now": rfc3339(world.now())}))
         }
         (&Method::POST, "token") => match body["token"].as_str() {

@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -195,6 +197,117 @@ pub fn lambda_environment(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// A function's `bootstrap`, started the way Lambda starts it: a clean
+/// environment with Lambda's variables, and a Runtime API of its own.
+pub struct Bootstrap {
+    child: Child,
+    pub runtime: Arc<RuntimeApi>,
+    spawned: Instant,
+    /// Drain the function's stdout and stderr as it writes (a full pipe would
+    /// block it), when captured.
+    readers: Vec<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Drop for Bootstrap {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Bootstrap {
+    /// Starts `path` as function `name`, with `vars` on top of Lambda's
+    /// variables. With `capture`, its output is kept for [`Bootstrap::stop`].
+    pub async fn start(
+        path: &Path,
+        name: &str,
+        vars: &[(&str, &str)],
+        capture: bool,
+    ) -> std::io::Result<Bootstrap> {
+        let runtime = Arc::new(RuntimeApi::start(name).await?);
+        let output = || {
+            if capture {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            }
+        };
+        let mut command = Command::new(path);
+        command
+            .env_clear()
+            .envs(lambda_environment(name, &runtime.address(), 128))
+            .envs(vars.iter().copied())
+            .stdout(output())
+            .stderr(output());
+        let spawned = Instant::now();
+        let mut child = command.spawn()?;
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(drain(out));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(drain(err));
+        }
+        Ok(Bootstrap {
+            child,
+            runtime,
+            spawned,
+            readers,
+        })
+    }
+
+    /// Spawn → the first `GET …/invocation/next`: the function's init.
+    pub async fn init(&self, timeout: Duration) -> Result<Duration, String> {
+        let first_poll = self.runtime.ready(timeout).await?;
+        Ok(first_poll.duration_since(self.spawned))
+    }
+
+    /// One invocation; the function's response as JSON (for `lambda_http`: the
+    /// API Gateway response with `statusCode` and `body`).
+    pub async fn invoke(
+        &self,
+        event: &serde_json::Value,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, String> {
+        self.runtime.ready(timeout).await?;
+        match self.runtime.invoke(event.to_string(), timeout).await? {
+            Outcome::Response(body) => {
+                serde_json::from_slice(&body).map_err(|e| format!("response is not JSON: {e}"))
+            }
+            Outcome::Error(body) => Err(format!(
+                "function error: {}",
+                String::from_utf8_lossy(&body)
+            )),
+        }
+    }
+
+    /// Peak resident memory so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Stops the function; what it wrote, if captured.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut text = Vec::new();
+        for reader in std::mem::take(&mut self.readers) {
+            text.extend(reader.join().unwrap_or_default());
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
 }
 
 type Reply = Response<Full<Bytes>>;

@@ -10,11 +10,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use rollee_sandbox::runtime_api::{Outcome, RuntimeApi, lambda_environment};
+use rollee_sandbox::runtime_api::{Bootstrap, RuntimeApi, lambda_environment};
 use serde_json::Value;
 
 const FUNCTIONS: [(&str, &str); 3] = [
@@ -40,57 +40,19 @@ fn bootstrap(logical_id: &str) -> PathBuf {
     path
 }
 
-struct Function {
-    child: Child,
-    runtime: RuntimeApi,
+/// Starts `logical_id`'s built bootstrap as Lambda would, with `vars` on top.
+async fn start(logical_id: &str, vars: &[(&str, String)]) -> Bootstrap {
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Bootstrap::start(&bootstrap(logical_id), logical_id, &vars, true)
+        .await
+        .unwrap()
 }
 
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Function {
-    /// Starts `logical_id`'s bootstrap as Lambda would, with `vars` on top.
-    async fn start(logical_id: &str, vars: &[(&str, String)]) -> Function {
-        let runtime = RuntimeApi::start(logical_id).await.unwrap();
-        let mut command = Command::new(bootstrap(logical_id));
-        command
-            .env_clear()
-            .envs(lambda_environment(logical_id, &runtime.address(), 128))
-            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = command.spawn().unwrap();
-        Function { child, runtime }
-    }
-
-    async fn invoke(&self, event: &Value) -> Value {
-        self.runtime.ready(Duration::from_secs(20)).await.unwrap();
-        match self
-            .runtime
-            .invoke(event.to_string(), Duration::from_secs(20))
-            .await
-            .unwrap()
-        {
-            Outcome::Response(body) => serde_json::from_slice(&body).unwrap(),
-            Outcome::Error(body) => panic!("invocation error: {}", String::from_utf8_lossy(&body)),
-        }
-    }
-
-    fn logs(mut self) -> String {
-        let _ = self.child.kill();
-        let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    }
+async fn invoke(function: &Bootstrap, event: &Value) -> Value {
+    function
+        .invoke(event, Duration::from_secs(20))
+        .await
+        .unwrap()
 }
 
 fn api_answer(response: &Value) -> (u16, Value) {
@@ -102,10 +64,23 @@ fn api_answer(response: &Value) -> (u16, Value) {
 #[test]
 #[ignore = "needs `sam build`; run by `make test`"]
 fn sam_built_the_three_bootstraps() {
+    use std::os::unix::fs::PermissionsExt;
     for (id, _) in FUNCTIONS {
-        let size = std::fs::metadata(bootstrap(id)).unwrap().len();
-        println!("{id}/bootstrap: {size} bytes");
-        assert!(size > 0);
+        let path = bootstrap(id);
+        let meta = std::fs::metadata(&path).unwrap();
+        println!("{id}/bootstrap: {} bytes", meta.len());
+        assert!(
+            meta.permissions().mode() & 0o111 != 0,
+            "{id}: not executable"
+        );
+        // An x86-64 ELF executable (the architecture this machine builds; see README).
+        let head = std::fs::read(&path).unwrap();
+        assert_eq!(&head[..4], b"\x7fELF", "{id}: not an ELF file");
+        assert_eq!(
+            u16::from_le_bytes([head[18], head[19]]),
+            62,
+            "{id}: not x86-64"
+        );
     }
 }
 
@@ -113,11 +88,12 @@ fn sam_built_the_three_bootstraps() {
 #[ignore = "needs `sam build`; run by `make test`"]
 async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manager() {
     capture_logs();
-    let moto = Moto::start();
+    let moto = Moto::start().unwrap();
     let jwt = "eyJ0eXAiOiJKV1QifQ.artifact-test.c2ln";
     watch(jwt);
     moto.client()
         .await
+        .unwrap()
         .create_secret()
         .name(SECRET)
         .secret_string(jwt)
@@ -134,8 +110,8 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
         ("AWS_SESSION_TOKEN", "testing".to_owned()),
     ];
 
-    let create = Function::start("CreateUserFunction", &vars).await;
-    let (status, created) = api_answer(&create.invoke(&event("create-user")).await);
+    let create = start("CreateUserFunction", &vars).await;
+    let (status, created) = api_answer(&invoke(&create, &event("create-user")).await);
     assert_eq!(status, 201, "{created}");
     let user = created["user_id"].as_str().unwrap().to_owned();
     watch(
@@ -147,23 +123,17 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
             .unwrap(),
     );
 
-    let session = Function::start("NewSessionFunction", &vars).await;
-    let (status, fresh) = api_answer(
-        &session
-            .invoke(&with_user(event("new-session"), &user))
-            .await,
-    );
+    let session = start("NewSessionFunction", &vars).await;
+    let (status, fresh) =
+        api_answer(&invoke(&session, &with_user(event("new-session"), &user)).await);
     assert_eq!(status, 201, "{fresh}");
     let url = fresh["connect_url"].as_str().unwrap().to_owned();
     watch(url.rsplit('/').next().unwrap());
 
-    let refresh = Function::start("RefreshUrlFunction", &vars).await;
+    let refresh = start("RefreshUrlFunction", &vars).await;
     let body = serde_json::json!({ "connect_url": url }).to_string();
-    let (status, refreshed) = api_answer(
-        &refresh
-            .invoke(&with_body(event("refresh-url"), &body))
-            .await,
-    );
+    let (status, refreshed) =
+        api_answer(&invoke(&refresh, &with_body(event("refresh-url"), &body)).await);
     assert_eq!(status, 200, "{refreshed}");
     watch(
         refreshed["connect_url"]
@@ -175,11 +145,11 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
     );
 
     // A caller without claims never gets a default identity in AWS.
-    let (status, _) = api_answer(&refresh.invoke(&event("refresh-url-no-claims")).await);
+    let (status, _) = api_answer(&invoke(&refresh, &event("refresh-url-no-claims")).await);
     assert_eq!(status, 401);
 
     for function in [create, session, refresh] {
-        let logs = function.logs();
+        let logs = function.stop();
         assert!(
             logs.contains("read the Rollee JWT from Secrets Manager"),
             "{logs}"

@@ -393,6 +393,34 @@ async fn create_user_is_not_repeated_once_it_may_have_reached_rollee() {
     assert_no_leaks();
 }
 
+#[tokio::test]
+async fn the_time_budget_covers_the_whole_request_not_each_rollee_call() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let user = a_user(&state).await;
+    // A 3 s budget; every Rollee call takes 1 s, and the first attempt of each
+    // of new-session's two calls fails with a 5xx: retried, the read ends at
+    // ~2 s, leaving no room for the second call's 1 s answer.
+    let options = rollee_shared::rollee::ClientOptions {
+        budget: Duration::from_secs(3),
+        ..test_options()
+    };
+    let state = state_with_options(&sandbox, &[("ROLLEE_TOKEN", JWT)], options).await;
+    sandbox.set_latency(Duration::from_secs(1));
+    sandbox.fail(Fault::ServerError, Some(1));
+    sandbox.fail(Fault::Delay(Duration::ZERO), Some(1));
+    sandbox.fail(Fault::ServerError, Some(1));
+    let started = std::time::Instant::now();
+    let a = new_session(&state, &with_user(event("new-session"), &user)).await;
+    a.problem(504);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(3400),
+        "answered after {elapsed:?}, past the 3 s budget"
+    );
+    assert_no_leaks();
+}
+
 // ------------------------------------------------------------------ 503
 
 #[tokio::test]

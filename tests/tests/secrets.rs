@@ -15,7 +15,7 @@ const JWT_ONE: &str = "eyJ0eXAiOiJKV1QifQ.jwt-one.c2ln";
 const JWT_TWO: &str = "eyJ0eXAiOiJKV1QifQ.jwt-two.c2ln";
 
 async fn put_secret(moto: &Moto, value: &str) {
-    let client = moto.client().await;
+    let client = moto.client().await.unwrap();
     if client
         .describe_secret()
         .secret_id(SECRET)
@@ -85,7 +85,7 @@ async fn the_jwt_is_read_at_start_and_reread_once_after_a_rotation() {
     capture_logs();
     watch(JWT_ONE);
     watch(JWT_TWO);
-    let moto = Moto::start();
+    let moto = Moto::start().unwrap();
     put_secret(&moto, &format!(r#"{{"token": "{JWT_ONE}"}}"#)).await;
     let sandbox = rollee_sandbox::Sandbox::start(JWT_ONE).await.unwrap();
     let state = deployed_state(&moto, &sandbox).await.unwrap();
@@ -125,7 +125,7 @@ async fn the_jwt_is_read_at_start_and_reread_once_after_a_rotation() {
 async fn a_rejected_jwt_still_in_the_secret_is_503_without_a_retry() {
     capture_logs();
     watch(JWT_ONE);
-    let moto = Moto::start();
+    let moto = Moto::start().unwrap();
     put_secret(&moto, JWT_ONE).await;
     let sandbox = rollee_sandbox::Sandbox::start(JWT_ONE).await.unwrap();
     let state = deployed_state(&moto, &sandbox).await.unwrap();
@@ -153,12 +153,12 @@ async fn a_rejected_jwt_still_in_the_secret_is_503_without_a_retry() {
 async fn a_secret_that_became_unreadable_is_503() {
     capture_logs();
     watch(JWT_ONE);
-    let moto = Moto::start();
+    let moto = Moto::start().unwrap();
     put_secret(&moto, JWT_ONE).await;
     let sandbox = rollee_sandbox::Sandbox::start(JWT_ONE).await.unwrap();
     let state = deployed_state(&moto, &sandbox).await.unwrap();
 
-    let client = moto.client().await;
+    let client = moto.client().await.unwrap();
     client
         .delete_secret()
         .secret_id(SECRET)
@@ -187,7 +187,7 @@ async fn a_secret_that_became_unreadable_is_503() {
 #[tokio::test]
 async fn a_missing_or_unusable_secret_stops_the_start() {
     capture_logs();
-    let moto = Moto::start();
+    let moto = Moto::start().unwrap();
     let sandbox = rollee_sandbox::Sandbox::start(JWT_ONE).await.unwrap();
 
     let err = deployed_state(&moto, &sandbox).await.unwrap_err();

@@ -81,7 +81,7 @@ fn contradictory_settings_stop_the_start() {
 #[tokio::test]
 async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
     capture_logs();
-    let moto = Moto::start();
+    let moto = Moto::start().unwrap();
     let aws = |secret: &str| {
         [
             ("ROLLEE_SECRET_ID", secret.to_owned()),
@@ -108,6 +108,7 @@ async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
     watch(jwt);
     moto.client()
         .await
+        .unwrap()
         .create_secret()
         .name("rollee/jwt")
         .secret_string(jwt)
@@ -121,4 +122,87 @@ async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
     );
     assert!(!text.contains(jwt), "the JWT is never logged");
     assert!(!text.contains("startup failed"), "{text}");
+}
+
+/// At TRACE, every library logs what it sees. Nothing it logs may carry the
+/// Rollee JWT, the app user's login token or a Connect session.
+#[tokio::test]
+async fn at_trace_level_no_log_line_carries_a_token() {
+    use rollee_sandbox::runtime_api::Bootstrap;
+    use std::time::Duration;
+
+    capture_logs();
+    let moto = Moto::start().unwrap();
+    let jwt = "eyJ0eXAiOiJKV1QifQ.trace-test.c2ln";
+    let app_token = "eyJhcHAiOiJsb2dpbiJ9.app-user-login.c2ln";
+    watch(jwt);
+    watch(app_token);
+    moto.client()
+        .await
+        .unwrap()
+        .create_secret()
+        .name("rollee/jwt")
+        .secret_string(jwt)
+        .send()
+        .await
+        .unwrap();
+    let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
+    let base = sandbox.base_url();
+    let vars = [
+        ("ROLLEE_SECRET_ID", "rollee/jwt"),
+        ("ROLLEE_API_URL", base.as_str()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+    ];
+    let with_login = |mut e: serde_json::Value| {
+        e["headers"]["authorization"] = format!("Bearer {app_token}").into();
+        e
+    };
+
+    let create = Bootstrap::start(&binary("create-user"), "create-user", &vars, true)
+        .await
+        .unwrap();
+    let created = create
+        .invoke(&with_login(event("create-user")), Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let body: serde_json::Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
+    let url = body["connect_url"].as_str().unwrap().to_owned();
+    watch(url.rsplit('/').next().unwrap());
+
+    let refresh = Bootstrap::start(&binary("refresh-url"), "refresh-url", &vars, true)
+        .await
+        .unwrap();
+    let e = with_body(
+        event("refresh-url"),
+        &serde_json::json!({ "connect_url": url }).to_string(),
+    );
+    let refreshed = refresh
+        .invoke(&with_login(e), Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
+    let body: serde_json::Value =
+        serde_json::from_str(refreshed["body"].as_str().unwrap()).unwrap();
+    watch(
+        body["connect_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap(),
+    );
+
+    for function in [create, refresh] {
+        let logs = function.stop();
+        assert!(
+            logs.contains(r#""level":"TRACE""#),
+            "TRACE was not on: {logs}"
+        );
+        add_logs(&logs);
+    }
+    assert_no_leaks();
 }

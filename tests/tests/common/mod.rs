@@ -4,11 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use rollee_sandbox::Sandbox;
@@ -124,9 +122,7 @@ pub fn events_dir() -> PathBuf {
 }
 
 pub fn event(name: &str) -> Value {
-    let path = events_dir().join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    rollee_sandbox::event(name).unwrap()
 }
 
 /// An event with its user id (path and `pathParameters`) replaced.
@@ -165,6 +161,14 @@ pub async fn dev_state(sandbox: &Sandbox) -> State {
 }
 
 pub async fn state_with(sandbox: &Sandbox, vars: &[(&str, &str)]) -> State {
+    state_with_options(sandbox, vars, test_options()).await
+}
+
+pub async fn state_with_options(
+    sandbox: &Sandbox,
+    vars: &[(&str, &str)],
+    options: ClientOptions,
+) -> State {
     let base = sandbox.base_url();
     let config = Config::from_lookup(|name| {
         if name == "ROLLEE_API_URL" {
@@ -175,7 +179,7 @@ pub async fn state_with(sandbox: &Sandbox, vars: &[(&str, &str)]) -> State {
             .map(|(_, v)| (*v).to_owned())
     })
     .expect("valid test configuration");
-    State::build(&config, test_options(), |_| async {
+    State::build(&config, options, |_| async {
         aws_config::SdkConfig::builder().build()
     })
     .await
@@ -267,65 +271,5 @@ pub fn watch_session(a: &Answer) {
 
 // ---------------------------------------------------------------- moto
 
-/// moto's Secrets Manager on 127.0.0.1, started for a test and stopped when dropped.
-pub struct Moto {
-    child: Child,
-    pub endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("moto_server could not start ({e}): pip install 'moto[server]'")
-            });
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not listen within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto { child, endpoint }
-    }
-
-    /// The SDK configuration a function in AWS would load, pointed at moto.
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let http = rollee_shared::rollee::http_client(&test_options()).unwrap();
-        self.sdk_config_over(http).await
-    }
-
-    /// The same, over a given HTTP client (the one a function's state builds).
-    pub async fn sdk_config_over(&self, http: reqwest::Client) -> aws_config::SdkConfig {
-        rollee_shared::aws::loader(&http)
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await
-    }
-
-    pub async fn client(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
-    }
-}
+#[allow(unused_imports)] // not every test binary starts moto
+pub use rollee_sandbox::moto::Moto;
