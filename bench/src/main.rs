@@ -162,13 +162,7 @@ async fn run() -> Result<bool, Error> {
     }
 
     let moto = Moto::start()?;
-    let sdk = moto.sdk_config().await?;
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(SECRET)
-        .secret_string(JWT)
-        .send()
-        .await?;
+    moto.put_secret(SECRET, JWT).await?;
     let sandbox = Arc::new(Sandbox::start(JWT).await?);
     let client = RolleeClient::new(
         sandbox.base_url().parse()?,

@@ -163,7 +163,7 @@ impl Sandbox {
             }),
             origin: format!("http://{addr}"),
         });
-        let task = tokio::spawn(serve(listener, shared.clone()));
+        let task = spawn_server(listener, shared.clone(), handle);
         Ok(Self { addr, shared, task })
     }
 
@@ -233,20 +233,33 @@ impl Sandbox {
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(shared.clone(), request));
-            // An error here is a dropped connection, wanted or not: nothing to do.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+/// Serves HTTP/1.1 on `listener`, each request through `handle` with `shared`,
+/// until the returned task is aborted. Shared by the sandbox and the Runtime API.
+pub(crate) fn spawn_server<S, F, E>(
+    listener: TcpListener,
+    shared: Arc<S>,
+    handle: fn(Arc<S>, Request<Incoming>) -> F,
+) -> JoinHandle<()>
+where
+    S: Send + Sync + 'static,
+    F: Future<Output = Result<Response<Full<Bytes>>, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| handle(shared.clone(), request));
+                // An error here is a dropped connection, wanted or not: nothing to do.
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
 }
 
 /// Returned by the service to make hyper close the connection without an answer.

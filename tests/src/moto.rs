@@ -5,6 +5,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use rollee_shared::rollee::{ClientOptions, http_client};
 
 pub struct Moto {
@@ -67,6 +68,35 @@ impl Moto {
         Ok(self
             .sdk_config_over(http_client(&ClientOptions::default())?)
             .await)
+    }
+
+    /// Stores `value` under `name`: creates the secret, or rotates it to a new value.
+    pub async fn put_secret(&self, name: &str, value: &str) -> Result<(), String> {
+        let client = self.client().await?;
+        let exists = client
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .is_ok();
+        if exists {
+            client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .send()
+                .await
+                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        } else {
+            client
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        }
+        Ok(())
     }
 
     /// A Secrets Manager client, to create and rotate secrets.

@@ -14,10 +14,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -84,21 +81,7 @@ impl RuntimeApi {
             polled: Notify::new(),
             function_arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"),
         });
-        let for_server = shared.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let shared = for_server.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |r| handle(shared.clone(), r));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = crate::spawn_server(listener, shared.clone(), handle);
         Ok(Self { addr, shared, task })
     }
 

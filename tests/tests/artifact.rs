@@ -91,15 +91,7 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
     let moto = Moto::start().unwrap();
     let jwt = "eyJ0eXAiOiJKV1QifQ.artifact-test.c2ln";
     watch(jwt);
-    moto.client()
-        .await
-        .unwrap()
-        .create_secret()
-        .name(SECRET)
-        .secret_string(jwt)
-        .send()
-        .await
-        .unwrap();
+    moto.put_secret(SECRET, jwt).await.unwrap();
     let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
     let vars = [
         ("ROLLEE_SECRET_ID", SECRET.to_owned()),

@@ -15,30 +15,7 @@ const JWT_ONE: &str = "eyJ0eXAiOiJKV1QifQ.jwt-one.c2ln";
 const JWT_TWO: &str = "eyJ0eXAiOiJKV1QifQ.jwt-two.c2ln";
 
 async fn put_secret(moto: &Moto, value: &str) {
-    let client = moto.client().await.unwrap();
-    if client
-        .describe_secret()
-        .secret_id(SECRET)
-        .send()
-        .await
-        .is_ok()
-    {
-        client
-            .put_secret_value()
-            .secret_id(SECRET)
-            .secret_string(value)
-            .send()
-            .await
-            .unwrap();
-    } else {
-        client
-            .create_secret()
-            .name(SECRET)
-            .secret_string(value)
-            .send()
-            .await
-            .unwrap();
-    }
+    moto.put_secret(SECRET, value).await.unwrap();
 }
 
 async fn deployed_state(

@@ -106,15 +106,7 @@ async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
     // Lambda Runtime API, which only Lambda (or cargo lambda) provides.
     let jwt = "eyJ0eXAiOiJKV1QifQ.startup-test.c2ln";
     watch(jwt);
-    moto.client()
-        .await
-        .unwrap()
-        .create_secret()
-        .name("rollee/jwt")
-        .secret_string(jwt)
-        .send()
-        .await
-        .unwrap();
+    moto.put_secret("rollee/jwt", jwt).await.unwrap();
     let (_, text) = cold_start("create-user", &aws("rollee/jwt"));
     assert!(
         text.contains("read the Rollee JWT from Secrets Manager"),
@@ -137,15 +129,7 @@ async fn at_trace_level_no_log_line_carries_a_token() {
     let app_token = "eyJhcHAiOiJsb2dpbiJ9.app-user-login.c2ln";
     watch(jwt);
     watch(app_token);
-    moto.client()
-        .await
-        .unwrap()
-        .create_secret()
-        .name("rollee/jwt")
-        .secret_string(jwt)
-        .send()
-        .await
-        .unwrap();
+    moto.put_secret("rollee/jwt", jwt).await.unwrap();
     let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
     let base = sandbox.base_url();
     let vars = [
