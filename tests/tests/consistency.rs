@@ -198,3 +198,41 @@ async fn every_template_route_reaches_its_handler() {
     }
     assert_no_leaks();
 }
+
+#[test]
+fn a_deploy_without_the_issuer_audience_or_secret_fails_naming_them() {
+    // CloudFormation refuses a stack whose parameters without a default are
+    // not given ("Parameters: [..] must have values"): these three must have none.
+    let t = template();
+    for name in ["JwtIssuer", "JwtAudience", "RolleeSecretArn"] {
+        let p = &t["Parameters"][name];
+        assert!(p.is_mapping(), "parameter {name} is missing");
+        assert!(p.get("Default").is_none(), "{name} must have no default");
+    }
+    let arch = &t["Parameters"]["Architecture"];
+    assert_eq!(arch["Default"].as_str(), Some("arm64"));
+    let allowed: Vec<&str> = arch["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(allowed, ["arm64", "x86_64"]);
+}
+
+#[test]
+fn the_function_timeout_leaves_room_for_the_rollee_budget_and_sits_under_api_gateways() {
+    let timeout = template()["Globals"]["Function"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let budget = rollee_shared::rollee::ClientOptions::default()
+        .budget
+        .as_secs();
+    // The function answers 504 at the end of its budget, before Lambda's
+    // timeout, which comes before API Gateway's 30 s.
+    assert!(
+        budget + 2 <= timeout,
+        "budget {budget} s, function timeout {timeout} s"
+    );
+    assert!(timeout < 30, "function timeout {timeout} s");
+}
