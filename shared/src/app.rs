@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::config::{Config, ConfigError, TokenConfig};
+use crate::config::{Config, ConfigError};
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
 use crate::rollee::{self, ClientOptions, RolleeClient};
@@ -46,14 +46,7 @@ impl State {
         Fut: Future<Output = aws_config::SdkConfig>,
     {
         let http = rollee::http_client(&options).map_err(StartupError::Client)?;
-        let secrets = match &config.token {
-            TokenConfig::SecretsManager { .. } => Some(aws_sdk_secretsmanager::Client::new(
-                &sdk_config(&http).await,
-            )),
-            TokenConfig::Dev(_) => None,
-        };
-        let tokens =
-            TokenSource::load(&config.token, || secrets.unwrap_or_else(unreachable_client)).await?;
+        let tokens = TokenSource::load(&config.token, || sdk_config(&http)).await?;
         let client = RolleeClient::with_http(config.api_url.clone(), tokens, http, options);
         if let Some(sub) = &config.dev_caller_sub {
             tracing::warn!(
@@ -71,15 +64,6 @@ impl State {
     pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
         request::caller(request, self.dev_caller.as_deref())
     }
-}
-
-/// `TokenSource::load` asks for a client only for a Secrets Manager origin,
-/// for which `build` made one; this is never called.
-fn unreachable_client() -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
 /// Cold start of a deployed (or `cargo lambda watch`ed) function: logging,

@@ -90,10 +90,13 @@ impl fmt::Debug for TokenSource {
 impl TokenSource {
     /// Builds the source and reads the JWT once (cold start). `sdk` is used only
     /// for a Secrets Manager origin.
-    pub async fn load(
+    pub async fn load<Fut>(
         config: &TokenConfig,
-        sdk: impl FnOnce() -> SecretsClient,
-    ) -> Result<Self, TokenError> {
+        sdk_config: impl FnOnce() -> Fut,
+    ) -> Result<Self, TokenError>
+    where
+        Fut: Future<Output = aws_config::SdkConfig>,
+    {
         match config {
             TokenConfig::Dev(jwt) => {
                 tracing::warn!(
@@ -102,7 +105,7 @@ impl TokenSource {
                 Ok(Self::new(jwt.clone(), Origin::Dev))
             }
             TokenConfig::SecretsManager { secret_id } => {
-                let client = sdk();
+                let client = SecretsClient::new(&sdk_config().await);
                 let jwt = fetch(&client, secret_id).await?;
                 tracing::info!(secret_id = %secret_id, "read the Rollee JWT from Secrets Manager");
                 Ok(Self::new(
