@@ -57,4 +57,4 @@ deploy-checks: tools
 	sam validate
 	cfn-lint template.yaml
 	sam build --parameter-overrides Architecture=x86_64
-	cargo test -p rollee-sandbox --test artifact -- --ignored
+	cargo test -p rollee-harness --test e2e -- --ignored artifact::

@@ -57,7 +57,7 @@ passed=$((passed + 1))
 a=$(call POST /sessions/refresh "{\"connect_url\": \"$url\"}"); expect 200 "$a" "POST /sessions/refresh"
 a=$(call POST "/users/not-a-uuid/sessions"); expect 400 "$a" "bad UUID"
 a=$(call POST /sessions/refresh '{"connect_url": 5}'); expect 400 "$a" "wrong body"
-a=$(call POST "/lambda-url/new-session/users/$user/sessions"); expect 201 "$a" "user_id from the raw path"
+a=$(call POST "/users/$user/sessions"); expect 201 "$a" "a second session"
 out=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" new-session \
   --data-file events/new-session-other-caller.json) || fail "cargo lambda invoke"
 grep -q '"statusCode":404' <<<"$out" || fail "cargo lambda invoke with another caller's event: $out"

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rollee_harness::moto::Moto;
+use rollee_harness::runtime_api::Bootstrap;
 use rollee_sandbox::Sandbox;
-use rollee_sandbox::moto::Moto;
-use rollee_sandbox::runtime_api::Bootstrap;
 use rollee_shared::flow;
 use rollee_shared::request::Caller;
 use rollee_shared::rollee::{ClientOptions, RolleeClient};
@@ -282,6 +282,10 @@ async fn start(
     let mut vars: Vec<(&str, &str)> = env
         .runtime_vars
         .iter()
+        // The functions refuse ROLLEE_TOKEN where AWS_EXECUTION_ENV says they
+        // run in Lambda: for the init without the secret, it is left out (it
+        // changes nothing else the function does).
+        .filter(|(k, _)| jwt == JwtFrom::Secret || k != "AWS_EXECUTION_ENV")
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     vars.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
@@ -307,7 +311,7 @@ async fn invoke(function: &Bootstrap, kind: Kind, event: &Value) -> Result<Value
 // ------------------------------------------------------------------ the requests
 
 fn event(name: &str) -> Result<Value, Error> {
-    Ok(rollee_sandbox::event(name)?)
+    Ok(rollee_harness::event(name)?)
 }
 
 /// What each invocation of a function needs: a user to make sessions for, a

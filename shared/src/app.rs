@@ -1,22 +1,27 @@
 //! What every function does the same way: build its state once at cold start,
-//! and turn a handler's result into a response.
+//! turn each event into a request for its handler, and the handler's result
+//! into a response.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::{Config, ConfigError};
+use crate::http;
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
-use crate::rollee::{self, ClientOptions, RolleeClient};
+use crate::rollee::{ClientOptions, RolleeClient, Session};
 use crate::token::{TokenError, TokenSource};
 
 /// Built once per process and shared by every invocation.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct State {
     pub client: RolleeClient,
     dev_caller: Option<Arc<str>>,
@@ -45,7 +50,7 @@ impl State {
         F: FnOnce(&reqwest::Client) -> Fut,
         Fut: Future<Output = aws_config::SdkConfig>,
     {
-        let http = rollee::http_client(&options).map_err(StartupError::Client)?;
+        let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
         let tokens = TokenSource::load(&config.token, || sdk_config(&http)).await?;
         let client = RolleeClient::with_http(config.api_url.clone(), tokens, http, options);
         if let Some(sub) = &config.dev_caller_sub {
@@ -64,6 +69,125 @@ impl State {
     pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
         request::caller(request, self.dev_caller.as_deref())
     }
+}
+
+/// A function's handler: `async fn(&State, &Request) -> Result<Response<Body>, ApiError>`.
+/// (A trait, so that the future may borrow both arguments.)
+pub trait Handler<'a>: Fn(&'a State, &'a Request) -> Self::Future {
+    type Future: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a;
+}
+
+impl<'a, H, F> Handler<'a> for H
+where
+    H: Fn(&'a State, &'a Request) -> F,
+    F: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a,
+{
+    type Future = F;
+}
+
+/// One invocation: the handler's answer, or its failure as a problem, logged.
+pub async fn respond<'a, H: Handler<'a>>(
+    state: &'a State,
+    request: &'a Request,
+    handler: H,
+) -> Response<Body> {
+    let request_id = request::request_id(request);
+    match handler(state, request).await {
+        Ok(response) => {
+            tracing::info!(status = response.status().as_u16(), "answered");
+            response
+        }
+        Err(error) => {
+            let status = error.status().as_u16();
+            let problem = error.problem.slug();
+            match &error.cause {
+                // Rollee failures are the operator's concern: say why. Causes never carry secrets.
+                Some(cause) => tracing::warn!(status, problem, %cause, "answered with a problem"),
+                // The app's own mistakes: no detail, which could echo what it sent.
+                None => tracing::info!(status, problem, "answered with a problem"),
+            }
+            error.into_response(&request_id)
+        }
+    }
+}
+
+/// Runs a function: a tokio runtime, the state built once (see
+/// [`init_from_env`]), then `handler` for every invocation.
+///
+/// Classic Lambda sends one event at a time to a sandbox with a fraction of a
+/// vCPU: a single-threaded runtime starts faster and hands nothing between
+/// threads. With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed
+/// Instances), a worker per core polls that many events at once.
+pub fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: for<'a> Handler<'a> + Copy + Send + Sync + 'static,
+{
+    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|n| n > 1);
+    let mut builder = if concurrent {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build()?.block_on(async move {
+        let state = Arc::new(init_from_env().await);
+        lambda_http::lambda_runtime::run_concurrent(lambda_http::service_fn(
+            move |event: LambdaEvent<LambdaRequest>| {
+                let state = state.clone();
+                async move {
+                    Ok::<_, lambda_http::Error>(api_gateway_response(
+                        invoke(&state, event, handler).await,
+                    ))
+                }
+            },
+        ))
+        .await
+    })
+}
+
+/// What `lambda_http`'s own adapter does, with one difference: its conversion
+/// of the event into a request panics on some inputs (a `Host` or
+/// `X-Forwarded-Proto` that makes no URL, a raw query string with a quote or a
+/// space, a body flagged base64 that is not); that panic is caught here and
+/// answered with a 400 problem instead of failing the invocation.
+async fn invoke<H>(state: &State, event: LambdaEvent<LambdaRequest>, handler: H) -> Response<Body>
+where
+    H: for<'a> Handler<'a>,
+{
+    let LambdaEvent { payload, context } = event;
+    let request_id = context.request_id.clone();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| Request::from(payload))) {
+        Ok(request) => {
+            let request = request.with_lambda_context(context);
+            respond(state, &request, handler).await
+        }
+        Err(_) => {
+            tracing::info!(
+                status = 400,
+                "answered with a problem: the event could not be read as an HTTP request"
+            );
+            ApiError::bad_request(
+                "The request could not be read: a header, the query string or the body is malformed.",
+            )
+            .into_response(&request_id)
+        }
+    }
+}
+
+/// The answer API Gateway's HTTP API (payload format 2.0) expects.
+fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
+    let (parts, body) = response.into_parts();
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(parts.status.as_u16());
+    out.headers = parts.headers;
+    out.body = match body {
+        Body::Empty => None,
+        body => Some(body),
+    };
+    out.is_base64_encoded = matches!(out.body, Some(Body::Binary(_)));
+    out
 }
 
 /// Cold start of a deployed (or `cargo lambda watch`ed) function: logging,
@@ -94,7 +218,8 @@ pub async fn init_from_env() -> State {
 /// up (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from
 /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), less one thing:
 /// lambda_runtime logs every raw event at TRACE, and an event carries the app
-/// user's `Authorization` header and, for a refresh, a Connect URL.
+/// user's `Authorization` header and, for a refresh, a Connect URL. Its
+/// warnings and errors (an event it cannot read) stay.
 pub fn init_logging() {
     use lambda_http::tracing::subscriber::EnvFilter;
     use lambda_http::tracing::subscriber::filter::{Directive, LevelFilter};
@@ -104,12 +229,17 @@ pub fn init_logging() {
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    let mut filter = EnvFilter::builder()
+    #[expect(
+        clippy::expect_used,
+        reason = "a constant directive; were it to fail silently, raw events would be logged at TRACE"
+    )]
+    let no_raw_events = "lambda_runtime::layers::api_response=warn"
+        .parse::<Directive>()
+        .expect("a valid directive");
+    let filter = EnvFilter::builder()
         .with_default_directive(level.into())
-        .from_env_lossy();
-    if let Ok(quiet) = "lambda_runtime::layers::api_response=off".parse::<Directive>() {
-        filter = filter.add_directive(quiet);
-    }
+        .from_env_lossy()
+        .add_directive(no_raw_events);
     let builder = lambda_http::tracing::subscriber::fmt()
         .with_target(false)
         .without_time()
@@ -123,71 +253,43 @@ pub fn init_logging() {
     };
 }
 
-/// Runs a function: a tokio runtime, the state built once (see
-/// [`init_from_env`]), then `handler` for every invocation.
-///
-/// Classic Lambda sends one event at a time to a sandbox with a fraction of a
-/// vCPU: a single-threaded runtime starts faster and hands nothing between
-/// threads. With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed
-/// Instances), a worker per core polls that many events at once.
-pub fn serve<H, F>(handler: H) -> Result<(), lambda_http::Error>
-where
-    H: Fn(State, Request) -> F + Clone + Send + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
-    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .is_some_and(|n| n > 1);
-    let mut builder = if concurrent {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    builder.enable_all().build()?.block_on(async move {
-        let state = init_from_env().await;
-        lambda_http::run_concurrent(lambda_http::service_fn(move |request: Request| {
-            let (state, handler) = (state.clone(), handler.clone());
-            async move { Ok::<_, lambda_http::Error>(handler(state, request).await) }
-        }))
-        .await
-    })
+/// The session part of every success body.
+#[derive(Debug, Serialize)]
+pub struct SessionBody {
+    /// What Rollee's app SDKs call the session token.
+    pub session_id: String,
+    pub connect_url: String,
+    /// RFC 3339 UTC, or `null` when Rollee gave no expiry.
+    pub expires_at: Option<String>,
 }
 
-/// The response of a handler: its success, or its failure as a problem.
-pub fn finish(request_id: &str, result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    match result {
-        Ok(response) => {
-            tracing::info!(status = response.status().as_u16(), "answered");
-            response
-        }
-        Err(error) => {
-            let status = error.status.as_u16();
-            match &error.cause {
-                // Rollee failures are the operator's concern: say why. Causes never carry secrets.
-                Some(cause) => {
-                    tracing::warn!(status, problem = error.kind, %cause, "answered with a problem")
-                }
-                // The app's own mistakes: no detail, which could echo what it sent.
-                None => tracing::info!(status, problem = error.kind, "answered with a problem"),
-            }
-            error.into_response(request_id)
+impl From<&Session> for SessionBody {
+    fn from(session: &Session) -> Self {
+        Self {
+            session_id: session.id.to_string(),
+            connect_url: session.link.to_string(),
+            expires_at: rfc3339(session.expires_at),
         }
     }
 }
 
-/// A JSON response. Serialising the plain response structs cannot fail; were
-/// it to, the app gets a 500 problem, not a panic.
+/// A JSON response. It may carry a Connect URL, a bearer credential for
+/// Connect: no cache may keep it. Serialising the plain response structs
+/// cannot fail; were it to, the app gets a 500 problem, not a panic.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(body).map_err(|e| ApiError::internal(e.to_string()))?;
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::Text(text))
-        .map_err(|e| ApiError::internal(e.to_string()))
+    let text = serde_json::to_string(body).map_err(ApiError::internal)?;
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
-/// `expires_at` as RFC 3339 UTC, or `None` when Rollee gave none.
+/// `expires_at` as RFC 3339 (the parser keeps it in UTC), or `None`.
 pub fn rfc3339(at: Option<OffsetDateTime>) -> Option<String> {
-    at.and_then(|at| at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
+    at.and_then(|at| at.format(&Rfc3339).ok())
 }

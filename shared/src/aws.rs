@@ -82,7 +82,15 @@ impl HttpConnector for ReqwestHttpClient {
             let status = StatusCode::try_from(response.status().as_u16())
                 .map_err(|e| ConnectorError::other(e.into(), None))?;
             let headers = response.headers().clone();
-            let bytes = response.bytes().await.map_err(connector_error)?;
+            let bytes = crate::http::read_capped(response, crate::http::MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| match e {
+                    crate::http::BodyError::Read(e) => connector_error(e),
+                    crate::http::BodyError::TooLarge => ConnectorError::other(
+                        "the response body is over the size limit".into(),
+                        None,
+                    ),
+                })?;
             // A body, not in-memory bytes: the SDK logs the response at TRACE
             // with its Debug, which would print in-memory bytes, the secret's value among them.
             let body = SdkBody::from_body_1_x(http_body_util::Full::new(bytes));

@@ -3,54 +3,34 @@
 //! A missing or contradictory setting stops the function at init with one line
 //! naming the variable, never at the first request.
 
-use std::fmt;
-
 use url::Url;
 
-use crate::token::Jwt;
+use crate::token::{Jwt, Origin};
 
-/// Rollee's published sandbox base (ROLLEE_API.md, "Environments" [C]).
+/// Rollee's published sandbox base.
 pub const SANDBOX_API_URL: &str = "https://api.sand.getrollee.com/api/v0.5";
 
 pub const VAR_API_URL: &str = "ROLLEE_API_URL";
 pub const VAR_SECRET_ID: &str = "ROLLEE_SECRET_ID";
 pub const VAR_TOKEN: &str = "ROLLEE_TOKEN";
 pub const VAR_DEV_CALLER_SUB: &str = "DEV_CALLER_SUB";
+/// Set by Lambda in every execution environment, and not by `cargo lambda
+/// watch` (which sets `AWS_LAMBDA_FUNCTION_NAME`): how the code knows it runs in AWS.
+pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
-/// Every variable [`Config`] reads.
-pub const READ: [&str; 4] = [VAR_API_URL, VAR_SECRET_ID, VAR_TOKEN, VAR_DEV_CALLER_SUB];
+/// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
+pub const VARIABLES: [&str; 4] = [VAR_API_URL, VAR_SECRET_ID, VAR_TOKEN, VAR_DEV_CALLER_SUB];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
 /// template sets it so that the operator sees which Rollee is used).
 pub const REQUIRED_IN_AWS: [&str; 2] = [VAR_API_URL, VAR_SECRET_ID];
-/// Local development only: a deployed function must never have these.
+/// Local development only: refused at start inside a real Lambda.
 pub const NEVER_IN_AWS: [&str; 2] = [VAR_TOKEN, VAR_DEV_CALLER_SUB];
-
-/// Where the Rollee JWT comes from.
-#[derive(Clone)]
-pub enum TokenConfig {
-    /// A Secrets Manager secret (name or ARN): how deployed functions run.
-    SecretsManager { secret_id: String },
-    /// The JWT itself from `ROLLEE_TOKEN`: local development only.
-    Dev(Jwt),
-}
-
-impl fmt::Debug for TokenConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::SecretsManager { secret_id } => f
-                .debug_struct("SecretsManager")
-                .field("secret_id", secret_id)
-                .finish(),
-            Self::Dev(jwt) => f.debug_tuple("Dev").field(jwt).finish(),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Rollee API base, e.g. `https://api.getrollee.com/api/v0.5`, without a trailing slash.
     pub api_url: Url,
-    pub token: TokenConfig,
+    pub token: Origin,
     /// Local development only: the caller assumed when a request has no authorizer claims.
     pub dev_caller_sub: Option<String>,
 }
@@ -73,6 +53,10 @@ pub enum ConfigError {
         "{VAR_API_URL} must be an http(s) URL with a host and no credentials, query or fragment"
     )]
     BadApiUrl,
+    #[error(
+        "{0} is set, but this process runs in AWS Lambda ({VAR_EXECUTION_ENV} is set): {0} is for local development only; remove it from the function's configuration"
+    )]
+    DevOnly(&'static str),
 }
 
 impl Config {
@@ -92,12 +76,23 @@ impl Config {
             }
         };
 
+        // Local-development settings inside a real Lambda would let events
+        // without claims act as a fixed caller, and put the JWT in plain text
+        // in the function's configuration.
+        if lookup(VAR_EXECUTION_ENV).is_some_and(|v| !v.is_empty()) {
+            for var in NEVER_IN_AWS {
+                if lookup(var).is_some() {
+                    return Err(ConfigError::DevOnly(var));
+                }
+            }
+        }
+
         let api_url = get(VAR_API_URL)?.unwrap_or_else(|| SANDBOX_API_URL.to_owned());
         let api_url = parse_api_url(&api_url)?;
 
         let token = match (get(VAR_SECRET_ID)?, get(VAR_TOKEN)?) {
-            (Some(secret_id), None) => TokenConfig::SecretsManager { secret_id },
-            (None, Some(token)) => TokenConfig::Dev(Jwt::new(token)),
+            (Some(secret_id), None) => Origin::SecretsManager { secret_id },
+            (None, Some(token)) => Origin::Fixed(Jwt::new(token)),
             (Some(_), Some(_)) => return Err(ConfigError::TwoTokenSources),
             (None, None) => return Err(ConfigError::NoTokenSource),
         };
@@ -142,7 +137,7 @@ mod tests {
     fn secret_id_alone_is_the_deployed_configuration() {
         let c = config(&[(VAR_SECRET_ID, "rollee/jwt")]).unwrap();
         assert!(
-            matches!(c.token, TokenConfig::SecretsManager { ref secret_id } if secret_id == "rollee/jwt")
+            matches!(c.token, Origin::SecretsManager { ref secret_id } if secret_id == "rollee/jwt")
         );
         assert_eq!(c.api_url.as_str(), SANDBOX_API_URL);
         assert_eq!(c.dev_caller_sub, None);
@@ -156,7 +151,7 @@ mod tests {
             (VAR_API_URL, "http://127.0.0.1:9000/api/v0.5/"),
         ])
         .unwrap();
-        assert!(matches!(c.token, TokenConfig::Dev(ref t) if t.expose() == "eyJdev"));
+        assert!(matches!(c.token, Origin::Fixed(ref t) if t.expose() == "eyJdev"));
         assert_eq!(c.dev_caller_sub.as_deref(), Some("alice"));
         assert_eq!(c.api_url.as_str(), "http://127.0.0.1:9000/api/v0.5");
     }
@@ -199,6 +194,24 @@ mod tests {
             assert_eq!(err, ConfigError::BadApiUrl, "{bad}");
             assert!(err.to_string().contains(VAR_API_URL));
         }
+    }
+
+    #[test]
+    fn local_development_settings_are_refused_inside_lambda() {
+        let lambda = (VAR_EXECUTION_ENV, "AWS_Lambda_provided.al2023");
+        for var in NEVER_IN_AWS {
+            let mut vars = vec![lambda, (var, "x")];
+            if var != VAR_TOKEN {
+                vars.push((VAR_SECRET_ID, "s"));
+            }
+            let err = config(&vars).unwrap_err();
+            assert_eq!(err, ConfigError::DevOnly(var));
+            let line = err.to_string();
+            assert!(line.starts_with(var) && !line.contains('\n'), "{line}");
+        }
+        // The deployed configuration starts; outside Lambda the same settings do.
+        config(&[lambda, (VAR_SECRET_ID, "s")]).unwrap();
+        config(&[(VAR_TOKEN, "t"), (VAR_DEV_CALLER_SUB, "dev")]).unwrap();
     }
 
     #[test]

@@ -1,12 +1,57 @@
-//! The three operations of the Connect flow, with ownership and input limits.
+//! The three operations of the Connect flow, with ownership and input limits,
+//! and how a failure of Rollee becomes a problem for the app.
 
 use serde_json::{Map, Value};
 use url::Url;
 use uuid::Uuid;
 
-use crate::problem::ApiError;
+use crate::link::session_of_link;
+use crate::problem::{ApiError, Problem};
 use crate::request::Caller;
-use crate::rollee::{RolleeClient, RolleeError, Session, session_of_link};
+use crate::rollee::{RolleeClient, RolleeError, Session};
+
+/// A failure of a Rollee call, as the app sees it. `NotFound` is for the
+/// operation to word, since what was not found depends on the call; reaching
+/// this mapping, it is a 502.
+impl From<RolleeError> for ApiError {
+    fn from(error: RolleeError) -> Self {
+        let (problem, detail) = match &error {
+            RolleeError::RateLimited { .. } => (
+                Problem::RateLimited,
+                "Rollee's rate limit was reached; retry later (see Retry-After when present).",
+            ),
+            RolleeError::Status { .. } | RolleeError::NotFound => (
+                Problem::UpstreamError,
+                "Rollee answered with an error; retry later.",
+            ),
+            RolleeError::Malformed(_) => (
+                Problem::UpstreamError,
+                "Rollee's answer could not be understood; retry later.",
+            ),
+            RolleeError::Unreachable(_) => (
+                Problem::UpstreamError,
+                "Rollee could not be reached; retry later.",
+            ),
+            RolleeError::Unauthorized => (
+                Problem::UpstreamCredentials,
+                "Rollee rejected this server's credentials; the operator must update the Rollee JWT secret.",
+            ),
+            RolleeError::Token(_) => (
+                Problem::UpstreamCredentials,
+                "This server could not read its Rollee credentials; the operator must check the secret.",
+            ),
+            RolleeError::Timeout => (
+                Problem::UpstreamTimeout,
+                "Rollee did not answer within this server's time budget; retry later.",
+            ),
+        };
+        let mut api = ApiError::new(problem, detail);
+        if let RolleeError::RateLimited { retry_after } = error {
+            api.retry_after = retry_after;
+        }
+        api.with_cause(error)
+    }
+}
 
 /// The metadata key under which `create-user` records the caller's `sub`.
 /// Keys starting with [`RESERVED_PREFIX`] are refused from callers, so this
@@ -64,9 +109,9 @@ pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), ApiError> {
 }
 
 /// The session UUID of a Connect URL sent by the app: an http(s) URL whose
-/// path ends in `/session/<UUID>` (ROLLEE_API.md, "The Rollee Connect URL" [C]).
-/// The host is not checked: Rollee's sandbox and production Connect hosts are
-/// not published [?]; Rollee itself decides whether the session exists.
+/// path ends in `/session/<UUID>`. The host is not checked: Rollee publishes
+/// neither its sandbox nor its production Connect host; Rollee itself decides
+/// whether the session exists.
 pub fn session_of_connect_url(raw: &str) -> Result<Uuid, ApiError> {
     let invalid = || {
         ApiError::bad_request(
@@ -143,7 +188,7 @@ pub async fn new_session(
 }
 
 /// Refreshes the session of a Connect URL. Holding a current Connect URL is
-/// what authorises its refresh (DESIGN.md, Security).
+/// what authorises its refresh.
 pub async fn refresh(client: &RolleeClient, session: Uuid) -> Result<Session, ApiError> {
     match client.refresh_session(session, client.deadline()).await {
         Ok(session) => Ok(session),
@@ -196,7 +241,7 @@ mod tests {
             map(json!({ "__anything": "x" })),
         ];
         for m in cases {
-            assert_eq!(check_metadata(&m).unwrap_err().status, 400, "{m:?}");
+            assert_eq!(check_metadata(&m).unwrap_err().status(), 400, "{m:?}");
         }
     }
 
@@ -229,10 +274,49 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                session_of_connect_url(&bad).unwrap_err().status,
+                session_of_connect_url(&bad).unwrap_err().status(),
                 400,
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn every_rollee_failure_maps_to_its_row_of_the_error_table() {
+        use crate::token::TokenError;
+        let cases = [
+            (RolleeError::NotFound, 502),
+            (
+                RolleeError::RateLimited {
+                    retry_after: Some(7),
+                },
+                429,
+            ),
+            (RolleeError::Status { status: 500 }, 502),
+            (RolleeError::Malformed("x"), 502),
+            (RolleeError::Unauthorized, 503),
+            (
+                RolleeError::Token(TokenError::Malformed {
+                    secret_id: "s".into(),
+                }),
+                503,
+            ),
+            (RolleeError::Timeout, 504),
+            (RolleeError::Unreachable("refused".into()), 502),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!(e.status(), status, "{e:?}");
+            assert_eq!(e.cause.as_deref(), Some(shown.as_str()));
+        }
+        let limited = ApiError::from(RolleeError::RateLimited {
+            retry_after: Some(7),
+        });
+        assert_eq!(limited.retry_after, Some(7));
+        assert_eq!(
+            ApiError::from(RolleeError::RateLimited { retry_after: None }).retry_after,
+            None
+        );
     }
 }

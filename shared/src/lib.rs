@@ -1,18 +1,25 @@
-//! Everything the three Rollee Connect functions have in common, once.
+//! Everything the Rollee Connect functions have in common, once.
 //!
-//! - [`config`]: settings from the environment, checked at start;
+//! Layers, each using only those before it:
+//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `problem` → `request` → `flow` → `app`.
+//!
+//! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
+//! - [`http`]: the process's one HTTP client and bounded body reads;
 //! - [`token`]: the Rollee JWT, read from Secrets Manager and re-read on a 401;
+//! - [`config`]: settings from the environment, checked at start;
 //! - [`aws`]: the AWS SDK's configuration for a cold start, over our HTTP client;
-//! - [`rollee`]: the typed Rollee client, with its time budget and retries;
+//! - [`rollee`]: the typed Rollee client, with its time budget and retry policy;
+//! - [`problem`]: RFC 9457 problem responses: the error table;
 //! - [`request`]: the caller, the path's `user_id`, the JSON body;
-//! - [`flow`]: the three operations, ownership and input limits;
-//! - [`problem`]: RFC 9457 problem responses, one per row of the error table;
-//! - [`app`]: the state built at cold start and the response of a handler.
+//! - [`flow`]: the three operations, ownership, input limits, Rollee failures as problems;
+//! - [`app`]: the state built at cold start, the invocation plumbing, responses.
 
 pub mod app;
 pub mod aws;
 pub mod config;
 pub mod flow;
+pub mod http;
+pub mod link;
 pub mod problem;
 pub mod request;
 pub mod rollee;

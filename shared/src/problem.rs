@@ -1,194 +1,201 @@
 //! RFC 9457 problem responses: every failure the app can see, in one place.
 //!
-//! Each variant is one row of DESIGN.md's error table. `detail` is written for
-//! the app's developer; nothing from Rollee's answers is copied into it.
+//! [`Problem`] is the error table: one variant per row, and one `match` each
+//! for its status, its `type` and its title. `detail` is written for the app's
+//! developer; nothing from Rollee's answers is copied into it.
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
+use serde::Serialize;
 
-use crate::rollee::RolleeError;
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:rollee-connect:problem:";
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The kinds of failure the app can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    InvalidRequest,
+    Unauthenticated,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UpstreamError,
+    UpstreamCredentials,
+    UpstreamTimeout,
+    /// A bug of ours, not a row of the error table.
+    Internal,
+}
+
+impl Problem {
+    pub const ALL: [Problem; 9] = [
+        Problem::InvalidRequest,
+        Problem::Unauthenticated,
+        Problem::NotFound,
+        Problem::PayloadTooLarge,
+        Problem::RateLimited,
+        Problem::UpstreamError,
+        Problem::UpstreamCredentials,
+        Problem::UpstreamTimeout,
+        Problem::Internal,
+    ];
+
+    /// The status, the last part of the `type` URI, and the title.
+    const fn row(self) -> (StatusCode, &'static str, &'static str) {
+        use Problem::*;
+        match self {
+            InvalidRequest => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+            ),
+            Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
+            UpstreamError => (StatusCode::BAD_GATEWAY, "upstream-error", "Rollee failed"),
+            UpstreamCredentials => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream-credentials",
+                "Service unavailable",
+            ),
+            UpstreamTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "Rollee did not answer in time",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        self.row().0
+    }
+
+    /// The last part of the problem `type` URI.
+    pub const fn slug(self) -> &'static str {
+        self.row().1
+    }
+
+    pub const fn title(self) -> &'static str {
+        self.row().2
+    }
+}
 
 /// A failure that becomes a problem response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub status: StatusCode,
-    /// The last part of the problem `type` URI.
-    pub kind: &'static str,
-    pub title: &'static str,
+    pub problem: Problem,
     pub detail: String,
-    /// Seconds, for 429s, when Rollee said.
+    /// Seconds, for 429s, when known.
     pub retry_after: Option<u64>,
     /// Why, for the operator's log only: never sent to the app.
     pub cause: Option<String>,
 }
 
-pub const PROBLEM_TYPE_PREFIX: &str = "urn:rollee-connect:problem:";
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// The body of a problem response.
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    request_id: &'a str,
+}
 
 impl ApiError {
-    fn new(
-        status: StatusCode,
-        kind: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(problem: Problem, detail: impl Into<String>) -> Self {
         Self {
-            status,
-            kind,
-            title,
+            problem,
             detail: detail.into(),
             retry_after: None,
             cause: None,
         }
     }
 
-    fn with_cause(mut self, cause: impl ToString) -> Self {
+    pub fn with_cause(mut self, cause: impl ToString) -> Self {
         self.cause = Some(cause.to_string());
         self
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.problem.status()
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
-            detail,
-        )
+        Self::new(Problem::InvalidRequest, detail)
     }
 
     pub fn unauthenticated() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Authentication required",
+            Problem::Unauthenticated,
             "The request carries no authenticated caller: send the app user's login token in the Authorization header.",
         )
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            "This route accepts POST only.",
-        )
+        Self::new(Problem::NotFound, detail)
     }
 
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Request body too large",
+            Problem::PayloadTooLarge,
             format!("The request body is larger than {limit} bytes."),
         )
     }
 
-    /// A bug of ours, not a row of the error table; logged with its cause.
+    /// A bug of ours; logged with its cause.
     pub fn internal(cause: impl ToString) -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
+            Problem::Internal,
             "The server failed to build its answer; report the request_id.",
         )
         .with_cause(cause)
     }
 
-    /// Maps a failure of a Rollee call. `NotFound` is for the caller to word,
-    /// since what was not found depends on the call; here it is a 502.
-    pub fn upstream(error: RolleeError) -> Self {
-        match error {
-            RolleeError::RateLimited { retry_after } => {
-                let mut e = Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "Too many requests",
-                    "Rollee's rate limit was reached; retry later (see Retry-After when present).",
-                );
-                e.retry_after = retry_after;
-                e.with_cause(error)
-            }
-            RolleeError::Status { .. } | RolleeError::NotFound => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream-error",
-                "Rollee failed",
-                "Rollee answered with an error; retry later.",
-            )
-            .with_cause(error),
-            RolleeError::Malformed(_) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream-error",
-                "Rollee failed",
-                "Rollee's answer could not be understood; retry later.",
-            )
-            .with_cause(error),
-            RolleeError::Unreachable(_) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream-error",
-                "Rollee failed",
-                "Rollee could not be reached; retry later.",
-            )
-            .with_cause(error),
-            RolleeError::Unauthorized => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upstream-credentials",
-                "Service unavailable",
-                "Rollee rejected this server's credentials; the operator must update the Rollee JWT secret.",
-            )
-            .with_cause(error),
-            RolleeError::Token(_) => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upstream-credentials",
-                "Service unavailable",
-                "This server could not read its Rollee credentials; the operator must check the secret.",
-            )
-            .with_cause(error),
-            RolleeError::Timeout => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream-timeout",
-                "Rollee did not answer in time",
-                "Rollee did not answer within this server's time budget; retry later.",
-            )
-            .with_cause(error),
-        }
-    }
-
     /// The problem response, `request_id` included.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
-        let body = serde_json::json!({
-            "type": format!("{PROBLEM_TYPE_PREFIX}{}", self.kind),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "request_id": request_id,
-        });
-        let mut builder = Response::builder()
-            .status(self.status)
-            .header(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE);
+        let body = ProblemBody {
+            kind: format!("{PROBLEM_TYPE_PREFIX}{}", self.problem.slug()),
+            title: self.problem.title(),
+            status: self.problem.status().as_u16(),
+            detail: &self.detail,
+            request_id,
+        };
+        // Serialising strings and a number cannot fail.
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let mut response = Response::new(Body::Text(text));
+        *response.status_mut() = self.problem.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
         if let Some(seconds) = self.retry_after {
-            builder = builder.header(header::RETRY_AFTER, seconds);
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
-        builder
-            .body(Body::Text(body.to_string()))
-            .unwrap_or_else(|_| fallback())
+        response
     }
-}
-
-impl From<RolleeError> for ApiError {
-    fn from(error: RolleeError) -> Self {
-        Self::upstream(error)
-    }
-}
-
-/// Only reachable if a header value above were invalid, which none is.
-fn fallback() -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response
 }
 
 #[cfg(test)]
@@ -216,31 +223,31 @@ mod tests {
     }
 
     #[test]
-    fn rollee_failures_map_to_the_error_table() {
-        let cases = [
-            (
-                RolleeError::RateLimited {
-                    retry_after: Some(7),
-                },
-                429,
-            ),
-            (RolleeError::Status { status: 500 }, 502),
-            (RolleeError::Malformed("x"), 502),
-            (RolleeError::Unreachable("refused".into()), 502),
-            (RolleeError::Unauthorized, 503),
-            (RolleeError::Timeout, 504),
-        ];
-        for (error, status) in cases {
-            let e = ApiError::upstream(error);
-            assert_eq!(e.status, status, "{e:?}");
+    fn every_problem_type_has_its_own_slug_an_error_status_and_a_title() {
+        let mut slugs = std::collections::BTreeSet::new();
+        for p in Problem::ALL {
+            assert!(p.status().is_client_error() || p.status().is_server_error());
+            assert!(!p.title().is_empty());
+            assert!(slugs.insert(p.slug()), "{p:?}: slug used twice");
+            let r = ApiError::new(p, "d").into_response("r");
+            let b = body_of(&r);
+            assert_eq!(b["status"], p.status().as_u16());
+            assert_eq!(b["type"], format!("{PROBLEM_TYPE_PREFIX}{}", p.slug()));
+            assert_eq!(b["title"], p.title());
         }
-        let r = ApiError::upstream(RolleeError::RateLimited {
-            retry_after: Some(7),
-        })
-        .into_response("r");
-        assert_eq!(r.headers()[header::RETRY_AFTER], "7");
-        let r =
-            ApiError::upstream(RolleeError::RateLimited { retry_after: None }).into_response("r");
-        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn retry_after_is_sent_only_when_known() {
+        let mut e = ApiError::new(Problem::RateLimited, "d");
+        assert!(
+            e.clone()
+                .into_response("r")
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
+        e.retry_after = Some(7);
+        assert_eq!(e.into_response("r").headers()[header::RETRY_AFTER], "7");
     }
 }

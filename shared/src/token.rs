@@ -6,8 +6,6 @@ use std::sync::Arc;
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::config::TokenConfig;
-
 /// The Rollee JWT. Debug and Display are redacted; the only way to the value is
 /// [`Jwt::expose`], used where the `Authorization` header is built.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,6 +31,15 @@ impl fmt::Display for Jwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// Where the Rollee JWT comes from (see [`crate::config`]).
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A Secrets Manager secret (name or ARN): how deployed functions run.
+    SecretsManager { secret_id: String },
+    /// A fixed JWT, never re-read: `ROLLEE_TOKEN` in local development, and tests.
+    Fixed(Jwt),
 }
 
 /// Why the JWT could not be had. Messages never carry the secret's value.
@@ -62,13 +69,14 @@ pub struct TokenSource {
 
 struct Inner {
     current: RwLock<CurrentToken>,
-    origin: Origin,
+    reader: Reader,
     /// Serialises re-reads.
     reload: Mutex<()>,
 }
 
-enum Origin {
-    Dev,
+/// How the JWT is (re-)read: the resolved [`Origin`].
+enum Reader {
+    Fixed,
     SecretsManager {
         client: SecretsClient,
         secret_id: String,
@@ -77,9 +85,9 @@ enum Origin {
 
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let origin = match &self.inner.origin {
-            Origin::Dev => "ROLLEE_TOKEN",
-            Origin::SecretsManager { .. } => "Secrets Manager",
+        let origin = match &self.inner.reader {
+            Reader::Fixed => "fixed",
+            Reader::SecretsManager { .. } => "Secrets Manager",
         };
         f.debug_struct("TokenSource")
             .field("origin", &origin)
@@ -88,29 +96,29 @@ impl fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    /// Builds the source and reads the JWT once (cold start). `sdk` is used only
-    /// for a Secrets Manager origin.
+    /// Builds the source and reads the JWT once (cold start). `sdk_config` is
+    /// called only for a Secrets Manager origin.
     pub async fn load<Fut>(
-        config: &TokenConfig,
+        origin: &Origin,
         sdk_config: impl FnOnce() -> Fut,
     ) -> Result<Self, TokenError>
     where
         Fut: Future<Output = aws_config::SdkConfig>,
     {
-        match config {
-            TokenConfig::Dev(jwt) => {
+        match origin {
+            Origin::Fixed(jwt) => {
                 tracing::warn!(
                     "using the Rollee JWT from ROLLEE_TOKEN: for local development only; deployed functions read it from Secrets Manager"
                 );
-                Ok(Self::new(jwt.clone(), Origin::Dev))
+                Ok(Self::fixed(jwt.clone()))
             }
-            TokenConfig::SecretsManager { secret_id } => {
+            Origin::SecretsManager { secret_id } => {
                 let client = SecretsClient::new(&sdk_config().await);
                 let jwt = fetch(&client, secret_id).await?;
                 tracing::info!(secret_id = %secret_id, "read the Rollee JWT from Secrets Manager");
                 Ok(Self::new(
                     jwt,
-                    Origin::SecretsManager {
+                    Reader::SecretsManager {
                         client,
                         secret_id: secret_id.clone(),
                     },
@@ -119,16 +127,16 @@ impl TokenSource {
         }
     }
 
-    /// A fixed JWT, for unit tests of the client.
+    /// A JWT that is never re-read.
     pub fn fixed(jwt: Jwt) -> Self {
-        Self::new(jwt, Origin::Dev)
+        Self::new(jwt, Reader::Fixed)
     }
 
-    fn new(jwt: Jwt, origin: Origin) -> Self {
+    fn new(jwt: Jwt, reader: Reader) -> Self {
         Self {
             inner: Arc::new(Inner {
                 current: RwLock::new(CurrentToken { jwt, generation: 0 }),
-                origin,
+                reader,
                 reload: Mutex::new(()),
             }),
         }
@@ -145,7 +153,7 @@ impl TokenSource {
         &self,
         rejected: &CurrentToken,
     ) -> Result<Option<CurrentToken>, TokenError> {
-        let Origin::SecretsManager { client, secret_id } = &self.inner.origin else {
+        let Reader::SecretsManager { client, secret_id } = &self.inner.reader else {
             return Ok(None);
         };
         let _one_at_a_time = self.inner.reload.lock().await;

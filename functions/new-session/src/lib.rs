@@ -2,11 +2,12 @@
 //! caller's users.
 
 use rollee_shared::State;
-use rollee_shared::app::{finish, json, rfc3339};
+use rollee_shared::app::{SessionBody, json};
 use rollee_shared::flow;
 use rollee_shared::lambda_http::http::StatusCode;
 use rollee_shared::lambda_http::{Body, Request, Response};
-use rollee_shared::request::{json_body, request_id, require_post, user_id};
+use rollee_shared::problem::ApiError;
+use rollee_shared::request::{json_body, user_id};
 
 /// The route takes no body; an empty JSON object is tolerated, anything else is a 400.
 #[derive(Debug, serde::Deserialize)]
@@ -17,29 +18,20 @@ pub struct NoBody {}
 #[derive(Debug, serde::Serialize)]
 pub struct NewSession {
     pub user_id: String,
-    pub session_id: String,
-    pub connect_url: String,
-    pub expires_at: Option<String>,
+    #[serde(flatten)]
+    pub session: SessionBody,
 }
 
-pub async fn handle(state: &State, request: Request) -> Response<Body> {
-    let id = request_id(&request);
-    let result = async {
-        require_post(&request)?;
-        let caller = state.caller(&request)?;
-        let user = user_id(&request)?;
-        json_body::<NoBody>(&request)?;
-        let session = flow::new_session(&state.client, &caller, user).await?;
-        json(
-            StatusCode::CREATED,
-            &NewSession {
-                user_id: user.to_string(),
-                session_id: session.id.to_string(),
-                connect_url: session.link.to_string(),
-                expires_at: rfc3339(session.expires_at),
-            },
-        )
-    }
-    .await;
-    finish(&id, result)
+pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = state.caller(request)?;
+    let user = user_id(request)?;
+    json_body::<NoBody>(request)?;
+    let session = flow::new_session(&state.client, &caller, user).await?;
+    json(
+        StatusCode::CREATED,
+        &NewSession {
+            user_id: user.to_string(),
+            session: (&session).into(),
+        },
+    )
 }

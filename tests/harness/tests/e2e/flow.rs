@@ -1,12 +1,9 @@
 //! The Connect flow end to end: the real handlers, the real Rollee client,
 //! real HTTP to the local sandbox.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use rollee_shared::flow::OWNER_KEY;
 use uuid::Uuid;
 
@@ -28,9 +25,10 @@ async fn create_user_then_new_session_then_refresh() {
     let first_session = Uuid::parse_str(first_url.rsplit('/').next().unwrap()).unwrap();
     assert!(sandbox.session_is_valid(first_session));
     assert!(created.body["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(created.str("session_id"), first_session.to_string());
     assert_eq!(
         created.body.as_object().unwrap().len(),
-        3,
+        4,
         "{}",
         created.body
     );
@@ -134,7 +132,7 @@ async fn a_user_created_outside_this_server_has_no_owner_and_is_nobodys() {
     let sandbox = sandbox().await;
     let state = dev_state(&sandbox).await;
     // Created straight at Rollee, without our owner key.
-    let http = rollee_shared::rollee::http_client(&test_options()).unwrap();
+    let http = rollee_shared::http::client(test_options().timeouts()).unwrap();
     let user: serde_json::Value = http
         .post(format!("{}/users", sandbox.base_url()))
         .bearer_auth(JWT)
@@ -177,7 +175,7 @@ async fn an_expired_session_is_refreshed_into_one_that_opens() {
     assert!(sandbox.session_is_valid(fresh));
 
     // The Connect page served at the new link says so; the old one does not open.
-    let http = rollee_shared::rollee::http_client(&test_options()).unwrap();
+    let http = rollee_shared::http::client(test_options().timeouts()).unwrap();
     let page = http.get(refreshed.str("connect_url")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Session valid until"));

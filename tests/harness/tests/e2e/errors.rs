@@ -1,12 +1,9 @@
-//! Every row of DESIGN.md's error table: the input that triggers it, the
+//! Every row of the error table (README, "Errors"): the input that triggers it, the
 //! status, and the problem body. Plus the retry rules that decide between them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use rollee_sandbox::Fault;
 use rollee_shared::request::MAX_BODY_BYTES;
 use serde_json::json;
@@ -258,18 +255,6 @@ async fn row_404_unknown_user_other_callers_user_unknown_session() {
         unknown.problem(404)["detail"],
         "Rollee knows no session for this connect_url."
     );
-    assert_no_leaks();
-}
-
-// ------------------------------------------------------------------ 405 (routes are POST only)
-
-#[tokio::test]
-async fn other_methods_are_405() {
-    let sandbox = sandbox().await;
-    let state = dev_state(&sandbox).await;
-    let mut e = event("create-user");
-    e["requestContext"]["http"]["method"] = "GET".into();
-    create_user(&state, &e).await.problem(405);
     assert_no_leaks();
 }
 

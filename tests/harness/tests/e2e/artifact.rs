@@ -5,16 +5,12 @@
 //! Needs `sam build` first, so it is ignored by a plain `cargo test`;
 //! `make test` builds with SAM and runs it with `--ignored`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
-use rollee_sandbox::runtime_api::{Bootstrap, RuntimeApi, lambda_environment};
+use crate::support::*;
+use rollee_harness::runtime_api::{Bootstrap, RuntimeApi, lambda_environment};
 use serde_json::Value;
 
 const FUNCTIONS: [(&str, &str); 3] = [
@@ -27,7 +23,7 @@ const SECRET: &str = "rollee/connect/jwt";
 fn build_dir() -> PathBuf {
     std::env::var_os("SAM_BUILD_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.aws-sam/build"))
+        .unwrap_or_else(|| root().join(".aws-sam/build"))
 }
 
 fn bootstrap(logical_id: &str) -> PathBuf {

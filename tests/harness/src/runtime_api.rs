@@ -81,7 +81,7 @@ impl RuntimeApi {
             polled: Notify::new(),
             function_arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"),
         });
-        let task = crate::spawn_server(listener, shared.clone(), handle);
+        let task = rollee_sandbox::spawn_server(listener, shared.clone(), handle);
         Ok(Self { addr, shared, task })
     }
 

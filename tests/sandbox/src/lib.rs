@@ -1,13 +1,10 @@
-//! A local stand-in for Rollee's sandbox API (ROLLEE_API.md), for development
-//! and tests: Rollee itself cannot be reached from our machines or CI.
+//! A local stand-in for Rollee's sandbox API, for development and tests:
+//! Rollee itself cannot be reached from our machines or CI.
 //!
 //! Published behaviour is reproduced as documented; everything Rollee does not
 //! publish is marked `STAND-IN` where it is decided here, so that nobody
 //! mistakes it for Rollee's behaviour. Fault modes let a test make it slow,
 //! rude or broken on demand.
-
-pub mod moto;
-pub mod runtime_api;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,15 +25,6 @@ use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-/// A sample event of `events/`, as `cargo lambda invoke --data-file` takes it.
-pub fn event(name: &str) -> Result<Value, String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../events")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
 
 /// The API's path prefix [C].
 pub const API_PREFIX: &str = "/api/v0.5";
@@ -235,7 +223,7 @@ impl Sandbox {
 
 /// Serves HTTP/1.1 on `listener`, each request through `handle` with `shared`,
 /// until the returned task is aborted. Shared by the sandbox and the Runtime API.
-pub(crate) fn spawn_server<S, F, E>(
+pub fn spawn_server<S, F, E>(
     listener: TcpListener,
     shared: Arc<S>,
     handle: fn(Arc<S>, Request<Incoming>) -> F,

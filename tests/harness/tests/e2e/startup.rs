@@ -1,25 +1,22 @@
 //! The real function binaries at cold start, configured only through the
 //! environment as in AWS: what they read, and how they stop when they cannot.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-
-mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::*;
+use crate::support::*;
 
 /// The three binaries, built (a no-op when `cargo test` already did) next to this test.
 fn binary(name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(["build", "--quiet", "-p", name, "--bin", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building {name} failed");
     let exe = std::env::current_exe().unwrap();
-    // target/debug/deps/startup-… → target/debug/<name>
+    // target/debug/deps/e2e-… → target/debug/<name>
     exe.parent().unwrap().parent().unwrap().join(name)
 }
 
@@ -120,7 +117,7 @@ async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
 /// Rollee JWT, the app user's login token or a Connect session.
 #[tokio::test]
 async fn at_trace_level_no_log_line_carries_a_token() {
-    use rollee_sandbox::runtime_api::Bootstrap;
+    use rollee_harness::runtime_api::Bootstrap;
     use std::time::Duration;
 
     capture_logs();

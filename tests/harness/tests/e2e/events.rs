@@ -1,11 +1,7 @@
 //! Every sample event in `events/` (the files `cargo lambda invoke
 //! --data-file` takes), run as is through its handler against a fresh sandbox.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-
-mod common;
-
-use common::*;
+use crate::support::*;
 
 /// Event file → the status it must get. A fresh sandbox has no users and no
 /// sessions, so the fixed ids in the good events are unknown there: 404.

@@ -1,10 +1,7 @@
 //! The JWT from AWS Secrets Manager through the real SDK, against moto's
 //! server on 127.0.0.1 (started and stopped by each test).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use rollee_shared::State;
 use rollee_shared::app::StartupError;
 use rollee_shared::config::Config;

@@ -6,7 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use rollee_shared::rollee::{ClientOptions, http_client};
+use rollee_shared::http;
+use rollee_shared::rollee::ClientOptions;
 
 pub struct Moto {
     child: Child,
@@ -66,7 +67,7 @@ impl Moto {
     /// The same over an HTTP client of its own.
     pub async fn sdk_config(&self) -> Result<aws_config::SdkConfig, String> {
         Ok(self
-            .sdk_config_over(http_client(&ClientOptions::default())?)
+            .sdk_config_over(http::client(ClientOptions::default().timeouts())?)
             .await)
     }
 

@@ -1,7 +1,5 @@
 //! What the end-to-end tests share: events, the handlers' state against a
 //! sandbox, log capture and the leak check, and moto's Secrets Manager.
-#![allow(dead_code)] // each test binary uses a different part of this module
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -117,12 +115,17 @@ pub fn assert_no_leaks() {
 
 // ---------------------------------------------------------------- events
 
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 pub fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+    root().join("events")
 }
 
 pub fn event(name: &str) -> Value {
-    rollee_sandbox::event(name).unwrap()
+    rollee_harness::event(name).unwrap()
 }
 
 /// An event with its user id (path and `pathParameters`) replaced.
@@ -251,15 +254,15 @@ pub fn answer(response: Response<Body>) -> Answer {
 }
 
 pub async fn create_user(state: &State, e: &Value) -> Answer {
-    answer(create_user::handle(state, request(e)).await)
+    answer(rollee_shared::app::respond(state, &request(e), create_user::handle).await)
 }
 
 pub async fn new_session(state: &State, e: &Value) -> Answer {
-    answer(new_session::handle(state, request(e)).await)
+    answer(rollee_shared::app::respond(state, &request(e), new_session::handle).await)
 }
 
 pub async fn refresh_url(state: &State, e: &Value) -> Answer {
-    answer(refresh_url::handle(state, request(e)).await)
+    answer(rollee_shared::app::respond(state, &request(e), refresh_url::handle).await)
 }
 
 /// Records the session token of a successful answer, so that the leak check watches it.
@@ -271,5 +274,4 @@ pub fn watch_session(a: &Answer) {
 
 // ---------------------------------------------------------------- moto
 
-#[allow(unused_imports)] // not every test binary starts moto
-pub use rollee_sandbox::moto::Moto;
+pub use rollee_harness::moto::Moto;

@@ -1,19 +1,15 @@
 //! The template, the local router and the code agree: the same routes, the
 //! same binaries, the environment the code reads.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
-
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use common::*;
-use rollee_shared::config::{NEVER_IN_AWS, READ, REQUIRED_IN_AWS};
+use crate::support::*;
+use rollee_shared::config::{NEVER_IN_AWS, REQUIRED_IN_AWS, VARIABLES};
 use serde_norway::Value as Yaml;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    crate::support::root()
 }
 
 fn template() -> Yaml {
@@ -139,7 +135,7 @@ fn the_template_sets_what_the_code_needs_in_aws_and_nothing_it_does_not_read() {
     }
     for var in &set {
         assert!(
-            READ.contains(&var.as_str()),
+            VARIABLES.contains(&var.as_str()),
             "the template sets {var}, which the code never reads"
         );
     }

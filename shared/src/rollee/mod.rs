@@ -1,0 +1,419 @@
+//! A typed client for the part of Rollee's API that the Connect flow uses.
+//!
+//! Where Rollee publishes nothing (the body of `sessions/new` and
+//! `sessions/{session}/refresh`, error statuses other than 401, the 429
+//! headers), the parsing is lenient and the code says so. The policy of when
+//! to retry is [`retry::decide`]; this module is the mechanics.
+
+mod parse;
+pub mod retry;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+use url::Url;
+use uuid::Uuid;
+
+pub use parse::{RETRY_AFTER_RANGE, Session, User, parse_retry_after, parse_session, parse_user};
+use retry::{Attempt, Decision, Progress};
+
+use crate::http::{self, BodyError, MAX_RESPONSE_BYTES};
+use crate::token::{CurrentToken, TokenError, TokenSource};
+
+/// Time limits of every Rollee call. Defaults fit a 25 s function timeout,
+/// itself under API Gateway's 30 s: at most two attempts and one secret
+/// re-read, all inside `budget`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions {
+    /// TCP + TLS connection set-up.
+    pub connect_timeout: Duration,
+    /// One attempt, from sending the request to the end of the response body.
+    pub attempt_timeout: Duration,
+    /// Everything one request may take, all its Rollee calls, retries and
+    /// secret re-reads included (see [`RolleeClient::deadline`]).
+    pub budget: Duration,
+    /// Base pause before the one retry; a random jitter of up to the same again is added.
+    pub retry_pause: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(8),
+            budget: Duration::from_secs(20),
+            retry_pause: Duration::from_millis(150),
+        }
+    }
+}
+
+impl ClientOptions {
+    pub fn timeouts(&self) -> http::Timeouts {
+        http::Timeouts {
+            connect: self.connect_timeout,
+            attempt: self.attempt_timeout,
+        }
+    }
+}
+
+/// What went wrong talking to Rollee. Messages never carry the JWT, a Connect
+/// link or anything from a response body.
+#[derive(Debug, thiserror::Error)]
+pub enum RolleeError {
+    #[error("Rollee answered 404")]
+    NotFound,
+    #[error("Rollee's rate limit was reached")]
+    RateLimited { retry_after: Option<u64> },
+    #[error("Rollee answered HTTP {status}")]
+    Status { status: u16 },
+    #[error("Rollee's answer could not be understood: {0}")]
+    Malformed(&'static str),
+    #[error("Rollee rejected the JWT, also after re-reading it")]
+    Unauthorized,
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("Rollee did not answer in time")]
+    Timeout,
+    #[error("could not reach Rollee: {0}")]
+    Unreachable(String),
+}
+
+/// One endpoint of Rollee's API, described once.
+struct Endpoint {
+    method: Method,
+    /// Relative to the API base; `{id}` stands for the one UUID in it. This
+    /// template is the only form of the path that is logged: the real path of
+    /// a refresh holds a session UUID.
+    path: &'static str,
+    /// Repeating it after a failure is harmless (see [`retry::decide`]).
+    idempotent: bool,
+}
+
+/// `POST /users` (published), optional body `{"metadata": {...}}`.
+const CREATE_USER: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/users",
+    idempotent: false,
+};
+/// `GET /users/{id}` (published).
+const GET_USER: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/users/{id}",
+    idempotent: true,
+};
+/// `POST /users/{id}/sessions/new`: the path is published; its request body
+/// and answer are not (none is sent; see [`parse_session`]).
+const NEW_SESSION: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/users/{id}/sessions/new",
+    idempotent: true,
+};
+/// `POST /sessions/{id}/refresh`: the path is published; body and answer are not.
+const REFRESH_SESSION: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/sessions/{id}/refresh",
+    idempotent: true,
+};
+
+#[derive(Clone, Debug)]
+pub struct RolleeClient {
+    http: reqwest::Client,
+    base: Url,
+    tokens: TokenSource,
+    options: ClientOptions,
+}
+
+impl RolleeClient {
+    /// A client with an HTTP client of its own.
+    pub fn new(base: Url, tokens: TokenSource, options: ClientOptions) -> Result<Self, String> {
+        let http = http::client(options.timeouts())?;
+        Ok(Self::with_http(base, tokens, http, options))
+    }
+
+    /// A client over `http` (see [`http::client`]), shared with the AWS SDK.
+    pub fn with_http(
+        base: Url,
+        tokens: TokenSource,
+        http: reqwest::Client,
+        options: ClientOptions,
+    ) -> Self {
+        Self {
+            http,
+            base,
+            tokens,
+            options,
+        }
+    }
+
+    /// The deadline of a request that starts now: every Rollee call made for
+    /// that request, retries and secret re-reads included, ends before it.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.options.budget
+    }
+
+    pub async fn create_user(
+        &self,
+        metadata: &Map<String, Value>,
+        deadline: Instant,
+    ) -> Result<User, RolleeError> {
+        let body = serde_json::json!({ "metadata": metadata });
+        let user = parse_user(&self.call(&CREATE_USER, None, Some(&body), deadline).await?)?;
+        if let Some(session) = &user.session {
+            self.check_link(session)?;
+        }
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, id: Uuid, deadline: Instant) -> Result<User, RolleeError> {
+        parse_user(&self.call(&GET_USER, Some(id), None, deadline).await?)
+    }
+
+    pub async fn new_session(&self, user: Uuid, deadline: Instant) -> Result<Session, RolleeError> {
+        let session = parse_session(&self.call(&NEW_SESSION, Some(user), None, deadline).await?)?;
+        self.check_link(&session)?;
+        Ok(session)
+    }
+
+    pub async fn refresh_session(
+        &self,
+        session: Uuid,
+        deadline: Instant,
+    ) -> Result<Session, RolleeError> {
+        let value = self
+            .call(&REFRESH_SESSION, Some(session), None, deadline)
+            .await?;
+        let session = parse_session(&value)?;
+        self.check_link(&session)?;
+        Ok(session)
+    }
+
+    /// A link that goes to the app must be one a web view may open: `https`,
+    /// or `http` only when Rollee itself is reached over `http` (a local
+    /// stand-in). Anything else (`javascript:`, `file:`, `data:`…) is refused.
+    fn check_link(&self, session: &Session) -> Result<(), RolleeError> {
+        match session.link.scheme() {
+            "https" => Ok(()),
+            "http" if self.base.scheme() == "http" => Ok(()),
+            _ => Err(RolleeError::Malformed(
+                "the Connect link is not an https URL",
+            )),
+        }
+    }
+
+    /// One operation: attempts, the 401 re-read, the retry, all before `deadline`.
+    async fn call(
+        &self,
+        endpoint: &Endpoint,
+        id: Option<Uuid>,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<Value, RolleeError> {
+        let mut path = endpoint.path.to_owned();
+        if let Some(id) = id {
+            path = path.replace("{id}", &id.to_string());
+        }
+        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
+        let name = endpoint.path;
+        let mut token = self.tokens.current().await;
+        let mut progress = Progress::default();
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(RolleeError::Timeout);
+            }
+            let started = Instant::now();
+            let attempt = self
+                .attempt(
+                    &endpoint.method,
+                    &url,
+                    body,
+                    &token,
+                    remaining.min(self.options.attempt_timeout),
+                )
+                .await;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            progress.time_for_a_retry = deadline.saturating_duration_since(Instant::now())
+                > self.options.retry_pause * 2 + self.options.connect_timeout;
+            let decision = retry::decide(&attempt, endpoint.idempotent, progress);
+            log(endpoint, &attempt, &decision, elapsed_ms);
+            match decision {
+                Decision::Accept => {
+                    if let Attempt::Json(value) = attempt {
+                        return Ok(value);
+                    }
+                    return Err(RolleeError::Malformed("no JSON answer"));
+                }
+                Decision::Retry => {
+                    progress.retried = true;
+                    self.pause().await;
+                }
+                Decision::Reauthenticate => {
+                    progress.reauthenticated = true;
+                    let reload = self.tokens.reload_after(&token);
+                    let reloaded = tokio::time::timeout_at(deadline, reload)
+                        .await
+                        .map_err(|_| RolleeError::Timeout)??;
+                    match reloaded {
+                        Some(fresh) => token = fresh,
+                        None => return Err(RolleeError::Unauthorized),
+                    }
+                }
+                Decision::Fail(error) => {
+                    tracing::debug!(endpoint = name, %error, "Rollee call failed");
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+        token: &CurrentToken,
+        timeout: Duration,
+    ) -> Attempt {
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .timeout(timeout)
+            .bearer_auth(token.jwt.expose())
+            .header(header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return failure(e),
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Attempt::Unauthorized;
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            return Attempt::RateLimited(retry_after);
+        }
+        if !status.is_success() {
+            return Attempt::Status(status.as_u16());
+        }
+        match http::read_capped(response, MAX_RESPONSE_BYTES).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Attempt::Json)
+                .unwrap_or(Attempt::Malformed("the body is not JSON")),
+            Err(BodyError::TooLarge) => Attempt::Malformed("the body is over the size limit"),
+            Err(BodyError::Read(e)) => failure(e),
+        }
+    }
+
+    async fn pause(&self) {
+        let base = self.options.retry_pause;
+        let jitter = base.mul_f64(fastrand::f64());
+        tokio::time::sleep(base + jitter).await;
+    }
+}
+
+/// One line per attempt: the endpoint's template, never the real path.
+fn log(endpoint: &Endpoint, attempt: &Attempt, decision: &Decision, elapsed_ms: u64) {
+    let name = endpoint.path;
+    let method = endpoint.method.as_str();
+    let next = match decision {
+        Decision::Accept => {
+            tracing::debug!(method, endpoint = name, elapsed_ms, "Rollee answered");
+            return;
+        }
+        Decision::Retry => "retrying once",
+        Decision::Reauthenticate => "re-reading the JWT",
+        Decision::Fail(_) => "giving up",
+    };
+    match attempt {
+        Attempt::Status(status) if *status == 404 || *status < 500 => {
+            tracing::info!(
+                method,
+                endpoint = name,
+                elapsed_ms,
+                status,
+                "Rollee answered"
+            );
+        }
+        Attempt::Status(status) => {
+            tracing::warn!(
+                method,
+                endpoint = name,
+                elapsed_ms,
+                status,
+                next,
+                "Rollee failed"
+            );
+        }
+        Attempt::Unauthorized => {
+            tracing::warn!(
+                method,
+                endpoint = name,
+                elapsed_ms,
+                next,
+                "Rollee answered 401"
+            );
+        }
+        Attempt::RateLimited(retry_after) => {
+            tracing::warn!(
+                method,
+                endpoint = name,
+                elapsed_ms,
+                ?retry_after,
+                "Rollee answered 429"
+            );
+        }
+        Attempt::Timeout => {
+            tracing::warn!(
+                method,
+                endpoint = name,
+                elapsed_ms,
+                "Rollee did not answer in time"
+            );
+        }
+        Attempt::NotSent(reason) | Attempt::Lost(reason) => {
+            tracing::warn!(method, endpoint = name, elapsed_ms, error = %reason, next, "could not reach Rollee");
+        }
+        Attempt::Malformed(why) => {
+            tracing::warn!(
+                method,
+                endpoint = name,
+                elapsed_ms,
+                why,
+                "Rollee's answer is unusable"
+            );
+        }
+        Attempt::Json(_) => {}
+    }
+}
+
+/// A transport failure, classified: whether the request may have reached Rollee.
+fn failure(e: reqwest::Error) -> Attempt {
+    // A connect timeout is both: it is a connection that was never made,
+    // so the request never left and may be retried.
+    if e.is_timeout() && !e.is_connect() {
+        return Attempt::Timeout;
+    }
+    // reqwest's message names the URL, which for a refresh holds a session UUID.
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    if e.is_connect() {
+        Attempt::NotSent(message)
+    } else {
+        Attempt::Lost(message)
+    }
+}

@@ -1,0 +1,17 @@
+//! What runs the functions the way AWS would, for the end-to-end tests (in
+//! `tests/e2e/`) and the benchmark: a local Lambda Runtime API, moto's server
+//! for Secrets Manager, and the sample events of `events/`.
+
+pub mod moto;
+pub mod runtime_api;
+
+use serde_json::Value;
+
+/// A sample event of `events/`, as `cargo lambda invoke --data-file` takes it.
+pub fn event(name: &str) -> Result<Value, String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

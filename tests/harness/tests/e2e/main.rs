@@ -1,0 +1,20 @@
+//! The end-to-end tests: one binary, a module per area.
+//!
+//! - `flow`: create user → new session → refresh through the real handlers over real HTTP to the sandbox;
+//! - `errors`: each row of the error table from the input that triggers it;
+//! - `events`: every file in `events/` through its handler;
+//! - `secrets`: the real AWS SDK against moto's Secrets Manager;
+//! - `startup`: the real binaries at cold start, and under a local Runtime API;
+//! - `consistency`: template, local router and code agree;
+//! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
+//!
+//! `support` holds what they share: the handlers' state, log capture and the leak check.
+
+mod artifact;
+mod consistency;
+mod errors;
+mod events;
+mod flow;
+mod secrets;
+mod startup;
+mod support;
