@@ -255,16 +255,137 @@ fn resolve(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> Option<Yaml
     }
 }
 
+fn yaml(text: &str) -> Yaml {
+    serde_norway::from_str(text).unwrap()
+}
+
+/// The role a function runs as: `<role>` of its `Role: !GetAtt <role>.Arn`.
+fn role_of(id: &str, properties: &Yaml) -> String {
+    let role = short_form(&properties["Role"]);
+    role.strip_prefix("!GetAtt ")
+        .and_then(|r| r.strip_suffix(".Arn"))
+        .unwrap_or_else(|| panic!("{id}: Role is {role:?}, not !GetAtt <role>.Arn"))
+        .to_owned()
+}
+
 #[test]
-fn each_function_may_read_the_one_secret_and_nothing_else() {
-    for (id, properties, _) in functions(&template()) {
-        let policies = properties["Policies"].as_sequence().unwrap();
-        assert_eq!(policies.len(), 1, "{id}: {policies:?}");
-        let arn = &policies[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"];
+fn each_function_runs_as_its_own_role_which_only_lambda_may_assume_and_has_no_managed_policy() {
+    // With `Role` given and no `Policies`, SAM generates no role, so it
+    // attaches no AWSLambdaBasicExecutionRole (which may write every log group).
+    let t = template();
+    assert!(t["Globals"]["Function"].get("Policies").is_none());
+    assert!(t["Globals"]["Function"].get("Role").is_none());
+    let mut roles = BTreeSet::new();
+    for (id, properties, _) in functions(&t) {
+        assert!(properties.get("Policies").is_none(), "{id}: Policies");
+        let role = role_of(&id, &properties);
+        let resource = &t["Resources"][role.as_str()];
+        assert_eq!(resource["Type"].as_str(), Some("AWS::IAM::Role"), "{id}");
+        let keys: BTreeSet<&str> = resource["Properties"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap())
+            .collect();
         assert_eq!(
-            serde_norway::to_string(arn).unwrap().trim(),
-            "!Ref RolleeSecretArn",
-            "{id}"
+            keys,
+            BTreeSet::from(["AssumeRolePolicyDocument", "Description", "Policies"]),
+            "{role}: no ManagedPolicyArns, no PermissionsBoundary, no fixed RoleName"
+        );
+        assert_eq!(
+            resource["Properties"]["AssumeRolePolicyDocument"],
+            yaml(
+                r#"
+                Version: "2012-10-17"
+                Statement:
+                  - Effect: Allow
+                    Principal: { Service: lambda.amazonaws.com }
+                    Action: sts:AssumeRole
+                "#
+            ),
+            "{role}"
+        );
+        assert!(roles.insert(role.clone()), "{role} is shared");
+    }
+    assert_eq!(roles.len(), 3);
+}
+
+#[test]
+fn the_only_iam_resources_are_the_functions_roles() {
+    let t = template();
+    let iam: BTreeSet<String> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str().unwrap().starts_with("AWS::IAM::"))
+        .map(|(id, _)| id.as_str().unwrap().to_owned())
+        .collect();
+    let roles: BTreeSet<String> = functions(&t)
+        .iter()
+        .map(|(id, properties, _)| role_of(id, properties))
+        .collect();
+    assert_eq!(iam, roles);
+}
+
+#[test]
+fn each_role_allows_exactly_its_own_log_group_the_secret_and_kms_decrypt_when_a_key_is_given() {
+    let t = template();
+    let defaults = parameters(&t, &[]);
+    assert_eq!(defaults["RolleeSecretKmsKeyArn"], "");
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let with_key = parameters(&t, &[("RolleeSecretKmsKeyArn", key)]);
+    let mut log_groups = BTreeSet::new();
+    for (id, properties, _) in functions(&t) {
+        let role = role_of(&id, &properties);
+        let log_group = short_form(&properties["LoggingConfig"]["LogGroup"]);
+        let log_group = log_group.strip_prefix("!Ref ").unwrap().to_owned();
+        assert!(
+            log_groups.insert(log_group.clone()),
+            "{log_group} is shared"
+        );
+
+        let policies = t["Resources"][role.as_str()]["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap();
+        assert_eq!(policies.len(), 1, "{role}: {policies:?}");
+        let document = &policies[0]["PolicyDocument"];
+        assert_eq!(document["Version"].as_str(), Some("2012-10-17"));
+        // No wildcard action or resource, in any branch.
+        let written = serde_norway::to_string(&document["Statement"]).unwrap();
+        assert!(!written.contains('*'), "{role}: {written}");
+
+        let own_logs_and_secret = format!(
+            r#"
+            - Effect: Allow
+              Action: [logs:CreateLogStream, logs:PutLogEvents]
+              Resource: !GetAtt {log_group}.Arn
+            - Effect: Allow
+              Action: secretsmanager:GetSecretValue
+              Resource: !Ref RolleeSecretArn
+            "#
+        );
+        let kms = r#"
+            - Effect: Allow
+              Action: kms:Decrypt
+              Resource: !Ref RolleeSecretKmsKeyArn
+              Condition:
+                StringEquals:
+                  kms:ViaService: !Sub secretsmanager.${AWS::Region}.amazonaws.com
+            "#;
+        assert_eq!(
+            resolve(&document["Statement"], &t, &defaults),
+            Some(yaml(&own_logs_and_secret)),
+            "{role}, no KMS key"
+        );
+        let mut expected = yaml(&own_logs_and_secret);
+        expected
+            .as_sequence_mut()
+            .unwrap()
+            .extend(yaml(kms).as_sequence().unwrap().iter().cloned());
+        assert_eq!(
+            resolve(&document["Statement"], &t, &with_key),
+            Some(expected),
+            "{role}, with a KMS key"
         );
     }
 }
