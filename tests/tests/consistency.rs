@@ -390,6 +390,31 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_and_kms_decrypt_when_a_
     }
 }
 
+#[test]
+fn every_log_group_is_retained_after_the_stack_and_keeps_logs_log_retention_days() {
+    let t = template();
+    let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
+    assert_eq!(
+        groups.len(),
+        4,
+        "one per function and the access logs: {groups:?}"
+    );
+    for id in groups {
+        let group = &t["Resources"][id.as_str()];
+        assert_eq!(group["DeletionPolicy"].as_str(), Some("Retain"), "{id}");
+        assert_eq!(
+            group["UpdateReplacePolicy"].as_str(),
+            Some("Retain"),
+            "{id}"
+        );
+        assert_eq!(
+            short_form(&group["Properties"]["RetentionInDays"]),
+            "!Ref LogRetentionDays",
+            "{id}"
+        );
+    }
+}
+
 /// The access log settings of the HTTP API for this `AccessLogFormat`
 /// (None: no access log), and whether the access log group exists.
 fn access_logging(format: &str) -> (Option<Yaml>, bool) {
