@@ -192,7 +192,7 @@ impl RolleeClient {
     /// A link that goes to the app must be one a web view may open: `https`,
     /// or `http` only when Rollee itself is reached over `http` (a local
     /// stand-in). Anything else (`javascript:`, `file:`, `data:`…) is refused.
-    fn check_link(&self, session: &Session) -> Result<(), RolleeError> {
+    pub fn check_link(&self, session: &Session) -> Result<(), RolleeError> {
         match session.link.scheme() {
             "https" => Ok(()),
             "http" if self.base.scheme() == "http" => Ok(()),

@@ -209,6 +209,27 @@ impl Bootstrap {
         vars: &[(&str, &str)],
         capture: bool,
     ) -> std::io::Result<Bootstrap> {
+        Self::spawn(path, name, vars, capture, true).await
+    }
+
+    /// As [`Bootstrap::start`], less `AWS_EXECUTION_ENV`: a function run by
+    /// `cargo lambda watch`, where local-development settings are allowed.
+    pub async fn start_outside_lambda(
+        path: &Path,
+        name: &str,
+        vars: &[(&str, &str)],
+        capture: bool,
+    ) -> std::io::Result<Bootstrap> {
+        Self::spawn(path, name, vars, capture, false).await
+    }
+
+    async fn spawn(
+        path: &Path,
+        name: &str,
+        vars: &[(&str, &str)],
+        capture: bool,
+        in_lambda: bool,
+    ) -> std::io::Result<Bootstrap> {
         let runtime = Arc::new(RuntimeApi::start(name).await?);
         let output = || {
             if capture {
@@ -220,7 +241,11 @@ impl Bootstrap {
         let mut command = Command::new(path);
         command
             .env_clear()
-            .envs(lambda_environment(name, &runtime.address(), 128))
+            .envs(
+                lambda_environment(name, &runtime.address(), 128)
+                    .into_iter()
+                    .filter(|(k, _)| in_lambda || k != "AWS_EXECUTION_ENV"),
+            )
             .envs(vars.iter().copied())
             .stdout(output())
             .stderr(output());

@@ -186,3 +186,34 @@ async fn a_built_function_without_its_secret_variable_stops_at_init_naming_it() 
         "it never asks for an event"
     );
 }
+
+/// The release build (`panic = "unwind"`): what lambda_http cannot read is a
+/// 400, and the process serves on, alone and with four invocations in flight.
+#[tokio::test]
+#[ignore = "needs `sam build`; run by `make test`"]
+async fn the_built_function_answers_unreadable_events_with_400_and_keeps_serving() {
+    capture_logs();
+    let moto = Moto::start().unwrap();
+    let jwt = "eyJ0eXAiOiJKV1QifQ.artifact-robustness.c2ln";
+    watch(jwt);
+    moto.put_secret(SECRET, jwt).await.unwrap();
+    let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
+    let vars = [
+        ("ROLLEE_SECRET_ID", SECRET.to_owned()),
+        ("ROLLEE_API_URL", sandbox.base_url()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+    ];
+    let one_at_a_time = start("CreateUserFunction", &vars).await;
+    crate::robustness::unreadable_events_get_400_and_the_process_keeps_serving(&one_at_a_time)
+        .await;
+    add_logs(&one_at_a_time.stop());
+
+    let mut concurrent_vars = vars.to_vec();
+    concurrent_vars.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".to_owned()));
+    let four_at_a_time = start("CreateUserFunction", &concurrent_vars).await;
+    crate::robustness::unreadable_events_in_flight_do_not_fail_the_others(&four_at_a_time).await;
+    add_logs(&four_at_a_time.stop());
+    assert_no_leaks();
+}

@@ -395,14 +395,17 @@ async fn the_time_budget_covers_the_whole_request_not_each_rollee_call() {
     sandbox.fail(Fault::ServerError, Some(1));
     sandbox.fail(Fault::Delay(Duration::ZERO), Some(1));
     sandbox.fail(Fault::ServerError, Some(1));
-    let started = std::time::Instant::now();
     let a = new_session(&state, &with_user(event("new-session"), &user)).await;
+    // With 1.5 s per attempt, the session call would have had its 1 s answer:
+    // the 504 is the request's budget running out, not an attempt's timeout.
     a.problem(504);
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_millis(3400),
-        "answered after {elapsed:?}, past the 3 s budget"
-    );
+    let calls: Vec<String> = sandbox
+        .requests()
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    // create (a_user), the read and its retry, the one session attempt: no retry past the budget.
+    assert_eq!(calls, ["POST", "GET", "GET", "POST"], "{calls:?}");
     assert_no_leaks();
 }
 
@@ -431,17 +434,11 @@ async fn row_504_rollee_does_not_answer_in_time() {
     let sandbox = sandbox().await;
     let state = dev_state(&sandbox).await;
     sandbox.fail(Fault::Delay(Duration::from_secs(3)), Some(1));
-    let started = std::time::Instant::now();
     let a = create_user(&state, &event("create-user")).await;
+    // Rollee would have answered after 3 s: the 504 is the attempt timeout (1.5 s in tests).
     assert_eq!(
         a.problem(504)["type"],
         "urn:rollee-connect:problem:upstream-timeout"
-    );
-    // Answered at the attempt timeout (1.5 s in tests), not after Rollee's 3 s.
-    assert!(
-        started.elapsed() < Duration::from_millis(2900),
-        "{:?}",
-        started.elapsed()
     );
     assert_eq!(sandbox.requests().len(), 1, "a timeout is not retried");
     assert_no_leaks();

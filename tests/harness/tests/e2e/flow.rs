@@ -92,6 +92,11 @@ async fn create_user_then_new_session_then_refresh() {
             .all(|r| r.authorization.as_deref() == Some(bearer.as_str()))
     );
     assert_no_leaks();
+
+    // A Connect URL is a credential for Connect: no cache keeps an answer that carries one.
+    for answer in [&created, &session, &refreshed] {
+        assert_eq!(answer.headers["cache-control"], "no-store", "{}", answer.body);
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! - `events`: every file in `events/` through its handler;
 //! - `secrets`: the real AWS SDK against moto's Secrets Manager;
 //! - `startup`: the real binaries at cold start, and under a local Runtime API;
+//! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
@@ -15,6 +16,7 @@ mod consistency;
 mod errors;
 mod events;
 mod flow;
+mod robustness;
 mod secrets;
 mod startup;
 mod support;

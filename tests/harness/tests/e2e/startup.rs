@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use crate::support::*;
 
 /// The three binaries, built (a no-op when `cargo test` already did) next to this test.
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(["build", "--quiet", "-p", name, "--bin", name])
