@@ -1,7 +1,7 @@
 //! The template, the local router and the code agree: the same routes, the
 //! same binaries, the environment the code reads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::support::*;
@@ -12,13 +12,13 @@ fn root() -> PathBuf {
     crate::support::root()
 }
 
-fn template() -> Yaml {
+pub fn template() -> Yaml {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     serde_norway::from_str(&text).unwrap()
 }
 
 /// The functions of the template: (logical id, function properties, metadata).
-fn functions(t: &Yaml) -> Vec<(String, Yaml, Yaml)> {
+pub fn functions(t: &Yaml) -> Vec<(String, Yaml, Yaml)> {
     t["Resources"]
         .as_mapping()
         .unwrap()
@@ -150,341 +150,8 @@ fn the_template_sets_what_the_code_needs_in_aws_and_nothing_it_does_not_read() {
     }
 }
 
-/// `!Tag value` as the template writes it, e.g. "!Ref RolleeSecretArn".
-fn short_form(value: &Yaml) -> String {
-    serde_norway::to_string(value).unwrap().trim().to_owned()
-}
-
-/// The logical ids of the template's resources of type `kind`.
-fn resources_of_type(t: &Yaml, kind: &str) -> Vec<String> {
-    t["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
-        .map(|(id, _)| id.as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// The parameter values of a deploy that sets `overrides` and leaves the
-/// rest at their defaults (parameters without one are absent).
-fn parameters(t: &Yaml, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut values = BTreeMap::new();
-    for (name, p) in t["Parameters"].as_mapping().unwrap() {
-        let default = match &p["Default"] {
-            Yaml::String(s) => s.clone(),
-            Yaml::Number(n) => n.to_string(),
-            Yaml::Null => continue,
-            other => panic!("default of {name:?}: {other:?}"),
-        };
-        values.insert(name.as_str().unwrap().to_owned(), default);
-    }
-    for (name, value) in overrides {
-        assert!(
-            values.contains_key(*name),
-            "no parameter {name} with a default"
-        );
-        values.insert((*name).to_owned(), (*value).to_owned());
-    }
-    values
-}
-
-/// Whether the template's condition `name` holds for these parameter values.
-/// Evaluates what the conditions under test use: !Not, !Equals, !Ref of a
-/// parameter, literals; anything else fails the test.
-fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>) -> bool {
-    fn holds(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> bool {
-        let Yaml::Tagged(f) = v else {
-            panic!("condition {v:?}")
-        };
-        let args = f.value.as_sequence();
-        if f.tag == "Not" {
-            !holds(&args.unwrap()[0], t, params)
-        } else if f.tag == "Equals" {
-            let args = args.unwrap();
-            scalar(&args[0], params) == scalar(&args[1], params)
-        } else if f.tag == "Condition" {
-            condition(t, f.value.as_str().unwrap(), params)
-        } else {
-            panic!("condition function {f:?}")
-        }
-    }
-    fn scalar(v: &Yaml, params: &BTreeMap<String, String>) -> String {
-        match v {
-            Yaml::String(s) => s.clone(),
-            Yaml::Number(n) => n.to_string(),
-            Yaml::Tagged(f) if f.tag == "Ref" => params[f.value.as_str().unwrap()].clone(),
-            other => panic!("condition operand {other:?}"),
-        }
-    }
-    let definition = &t["Conditions"][name];
-    assert!(!definition.is_null(), "no condition {name}");
-    holds(definition, t, params)
-}
-
-/// `v` as CloudFormation sees it for these parameter values: each !If replaced
-/// by its chosen branch, !Ref AWS::NoValue removed (None when `v` itself is).
-/// Every other intrinsic function is kept as written.
-fn resolve(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> Option<Yaml> {
-    match v {
-        Yaml::Tagged(f) if f.tag == "If" => {
-            let args = f.value.as_sequence().unwrap();
-            assert_eq!(args.len(), 3, "{f:?}");
-            let chosen = if condition(t, args[0].as_str().unwrap(), params) {
-                &args[1]
-            } else {
-                &args[2]
-            };
-            resolve(chosen, t, params)
-        }
-        Yaml::Tagged(f) if f.tag == "Ref" && f.value.as_str() == Some("AWS::NoValue") => None,
-        Yaml::Sequence(items) => Some(Yaml::Sequence(
-            items.iter().filter_map(|i| resolve(i, t, params)).collect(),
-        )),
-        Yaml::Mapping(entries) => Some(Yaml::Mapping(
-            entries
-                .iter()
-                .filter_map(|(k, v)| resolve(v, t, params).map(|v| (k.clone(), v)))
-                .collect(),
-        )),
-        other => Some(other.clone()),
-    }
-}
-
-fn yaml(text: &str) -> Yaml {
-    serde_norway::from_str(text).unwrap()
-}
-
-/// The role a function runs as: `<role>` of its `Role: !GetAtt <role>.Arn`.
-fn role_of(id: &str, properties: &Yaml) -> String {
-    let role = short_form(&properties["Role"]);
-    role.strip_prefix("!GetAtt ")
-        .and_then(|r| r.strip_suffix(".Arn"))
-        .unwrap_or_else(|| panic!("{id}: Role is {role:?}, not !GetAtt <role>.Arn"))
-        .to_owned()
-}
-
-#[test]
-fn each_function_runs_as_its_own_role_which_only_lambda_may_assume_and_has_no_managed_policy() {
-    // With `Role` given and no `Policies`, SAM generates no role, so it
-    // attaches no AWSLambdaBasicExecutionRole (which may write every log group).
-    let t = template();
-    assert!(t["Globals"]["Function"].get("Policies").is_none());
-    assert!(t["Globals"]["Function"].get("Role").is_none());
-    let mut roles = BTreeSet::new();
-    for (id, properties, _) in functions(&t) {
-        assert!(properties.get("Policies").is_none(), "{id}: Policies");
-        let role = role_of(&id, &properties);
-        let resource = &t["Resources"][role.as_str()];
-        assert_eq!(resource["Type"].as_str(), Some("AWS::IAM::Role"), "{id}");
-        let keys: BTreeSet<&str> = resource["Properties"]
-            .as_mapping()
-            .unwrap()
-            .keys()
-            .map(|k| k.as_str().unwrap())
-            .collect();
-        assert_eq!(
-            keys,
-            BTreeSet::from(["AssumeRolePolicyDocument", "Description", "Policies"]),
-            "{role}: no ManagedPolicyArns, no PermissionsBoundary, no fixed RoleName"
-        );
-        assert_eq!(
-            resource["Properties"]["AssumeRolePolicyDocument"],
-            yaml(
-                r#"
-                Version: "2012-10-17"
-                Statement:
-                  - Effect: Allow
-                    Principal: { Service: lambda.amazonaws.com }
-                    Action: sts:AssumeRole
-                "#
-            ),
-            "{role}"
-        );
-        assert!(roles.insert(role.clone()), "{role} is shared");
-    }
-    assert_eq!(roles.len(), 3);
-}
-
-#[test]
-fn the_only_iam_resources_are_the_functions_roles() {
-    let t = template();
-    let iam: BTreeSet<String> = t["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str().unwrap().starts_with("AWS::IAM::"))
-        .map(|(id, _)| id.as_str().unwrap().to_owned())
-        .collect();
-    let roles: BTreeSet<String> = functions(&t)
-        .iter()
-        .map(|(id, properties, _)| role_of(id, properties))
-        .collect();
-    assert_eq!(iam, roles);
-}
-
-#[test]
-fn each_role_allows_exactly_its_own_log_group_the_secret_and_kms_decrypt_when_a_key_is_given() {
-    let t = template();
-    let defaults = parameters(&t, &[]);
-    assert_eq!(defaults["RolleeSecretKmsKeyArn"], "");
-    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let with_key = parameters(&t, &[("RolleeSecretKmsKeyArn", key)]);
-    let mut log_groups = BTreeSet::new();
-    for (id, properties, _) in functions(&t) {
-        let role = role_of(&id, &properties);
-        let log_group = short_form(&properties["LoggingConfig"]["LogGroup"]);
-        let log_group = log_group.strip_prefix("!Ref ").unwrap().to_owned();
-        assert!(
-            log_groups.insert(log_group.clone()),
-            "{log_group} is shared"
-        );
-
-        let policies = t["Resources"][role.as_str()]["Properties"]["Policies"]
-            .as_sequence()
-            .unwrap();
-        assert_eq!(policies.len(), 1, "{role}: {policies:?}");
-        let document = &policies[0]["PolicyDocument"];
-        assert_eq!(document["Version"].as_str(), Some("2012-10-17"));
-        // No wildcard action or resource, in any branch.
-        let written = serde_norway::to_string(&document["Statement"]).unwrap();
-        assert!(!written.contains('*'), "{role}: {written}");
-
-        let own_logs_and_secret = format!(
-            r#"
-            - Effect: Allow
-              Action: [logs:CreateLogStream, logs:PutLogEvents]
-              Resource: !GetAtt {log_group}.Arn
-            - Effect: Allow
-              Action: secretsmanager:GetSecretValue
-              Resource: !Ref RolleeSecretArn
-            "#
-        );
-        let kms = r#"
-            - Effect: Allow
-              Action: kms:Decrypt
-              Resource: !Ref RolleeSecretKmsKeyArn
-              Condition:
-                StringEquals:
-                  kms:ViaService: !Sub secretsmanager.${AWS::Region}.amazonaws.com
-            "#;
-        assert_eq!(
-            resolve(&document["Statement"], &t, &defaults),
-            Some(yaml(&own_logs_and_secret)),
-            "{role}, no KMS key"
-        );
-        let mut expected = yaml(&own_logs_and_secret);
-        expected
-            .as_sequence_mut()
-            .unwrap()
-            .extend(yaml(kms).as_sequence().unwrap().iter().cloned());
-        assert_eq!(
-            resolve(&document["Statement"], &t, &with_key),
-            Some(expected),
-            "{role}, with a KMS key"
-        );
-    }
-}
-
-#[test]
-fn every_log_group_is_retained_after_the_stack_and_keeps_logs_log_retention_days() {
-    let t = template();
-    let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
-    assert_eq!(
-        groups.len(),
-        4,
-        "one per function and the access logs: {groups:?}"
-    );
-    for id in groups {
-        let group = &t["Resources"][id.as_str()];
-        assert_eq!(group["DeletionPolicy"].as_str(), Some("Retain"), "{id}");
-        assert_eq!(
-            group["UpdateReplacePolicy"].as_str(),
-            Some("Retain"),
-            "{id}"
-        );
-        assert_eq!(
-            short_form(&group["Properties"]["RetentionInDays"]),
-            "!Ref LogRetentionDays",
-            "{id}"
-        );
-    }
-}
-
-/// The access log settings of the HTTP API for this `AccessLogFormat`
-/// (None: no access log), and whether the access log group exists.
-fn access_logging(format: &str) -> (Option<Yaml>, bool) {
-    let t = template();
-    let params = parameters(&t, &[("AccessLogFormat", format)]);
-    let api = resources_of_type(&t, "AWS::Serverless::HttpApi");
-    assert_eq!(api.len(), 1);
-    let settings = &t["Resources"][api[0].as_str()]["Properties"]["AccessLogSettings"];
-    let group = &t["Resources"]["ApiAccessLogs"];
-    let group_exists = match group.get("Condition") {
-        Some(c) => condition(&t, c.as_str().unwrap(), &params),
-        None => true,
-    };
-    (resolve(settings, &t, &params), group_exists)
-}
-
-/// The fields of an access log format: JSON object, `$context` variable per key.
-fn access_log_fields(settings: &Yaml) -> BTreeMap<String, String> {
-    assert_eq!(
-        short_form(&settings["DestinationArn"]),
-        "!GetAtt ApiAccessLogs.Arn"
-    );
-    let format = settings["Format"].as_str().unwrap();
-    serde_json::from_str(format).unwrap()
-}
-
-#[test]
-fn the_default_access_log_format_has_neither_source_ip_nor_sub_nor_any_identity_or_claim_field() {
-    let t = template();
-    let default = parameters(&t, &[])["AccessLogFormat"].clone();
-    assert_eq!(default, "minimal");
-    let (settings, _) = access_logging(&default);
-    let format = settings.unwrap()["Format"].as_str().unwrap().to_owned();
-    for personal in [
-        "sourceIp",
-        "sub",
-        "$context.identity.",
-        "$context.authorizer.claims",
-    ] {
-        assert!(!format.contains(personal), "{personal} in {format}");
-    }
-}
-
-#[test]
-fn access_log_format_with_caller_adds_only_sub_and_source_ip_and_off_removes_the_access_log() {
-    let (minimal, minimal_group) = access_logging("minimal");
-    let minimal = access_log_fields(&minimal.unwrap());
-    let expected: BTreeMap<String, String> = [
-        ("requestId", "$context.requestId"),
-        ("requestTime", "$context.requestTime"),
-        ("routeKey", "$context.routeKey"),
-        ("status", "$context.status"),
-        ("latencyMs", "$context.responseLatency"),
-        ("integrationStatus", "$context.integrationStatus"),
-        ("authorizerError", "$context.authorizer.error"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    assert_eq!(minimal, expected);
-    assert!(minimal_group);
-
-    let (with_caller, with_caller_group) = access_logging("with-caller");
-    let mut expected = expected;
-    expected.insert("sub".into(), "$context.authorizer.claims.sub".into());
-    expected.insert("ip".into(), "$context.identity.sourceIp".into());
-    assert_eq!(access_log_fields(&with_caller.unwrap()), expected);
-    assert!(with_caller_group);
-
-    assert_eq!(access_logging("off"), (None, false));
-}
-
 #[tokio::test]
-async fn every_template_route_reaches_its_handler() {
+async fn an_event_for_each_template_route_gets_its_success_from_that_binarys_handler() {
     let sandbox = sandbox().await;
     let state = dev_state(&sandbox).await;
     let created = create_user(&state, &event("create-user")).await;
@@ -515,7 +182,7 @@ async fn every_template_route_reaches_its_handler() {
 }
 
 #[test]
-fn a_deploy_without_the_issuer_audience_or_secret_fails_naming_them() {
+fn the_issuer_audience_and_secret_parameters_have_no_default_so_a_deploy_must_name_them() {
     // CloudFormation refuses a stack whose parameters without a default are
     // not given ("Parameters: [..] must have values"): these three must have none.
     let t = template();

@@ -2,11 +2,13 @@
 //!
 //! - `flow`: create user → new session → refresh through the real handlers over real HTTP to the sandbox;
 //! - `errors`: each row of the error table from the input that triggers it;
+//! - `retries`: the retry rules and the time budget against a failing sandbox;
 //! - `events`: every file in `events/` through its handler;
 //! - `secrets`: the real AWS SDK against moto's Secrets Manager;
 //! - `startup`: the real binaries at cold start, and under a local Runtime API;
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
+//! - `template`: the template's IAM, log retention and access-log choices;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
 //! `support` holds what they share: the handlers' state, log capture and the leak check.
@@ -19,4 +21,6 @@ mod flow;
 mod robustness;
 mod secrets;
 mod startup;
+mod retries;
 mod support;
+mod template;

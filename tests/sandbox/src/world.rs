@@ -1,0 +1,75 @@
+//! The sandbox's state: users, sessions, accepted JWTs, its clock, and the
+//! faults and requests of the API calls.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Fault, Recorded};
+
+#[derive(Debug)]
+pub(crate) struct UserRecord {
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) metadata: Map<String, Value>,
+    /// The user's latest session.
+    pub(crate) session: Uuid,
+}
+
+#[derive(Debug)]
+pub(crate) struct SessionRecord {
+    pub(crate) user: Uuid,
+    pub(crate) expires_at: OffsetDateTime,
+    /// Replaced by a refresh.
+    pub(crate) revoked: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub(crate) tokens: Vec<String>,
+    pub(crate) users: HashMap<Uuid, UserRecord>,
+    pub(crate) sessions: HashMap<Uuid, SessionRecord>,
+    pub(crate) clock_offset: time::Duration,
+    /// Added to every API request before it is answered.
+    pub(crate) latency: Duration,
+    /// Faults to apply, oldest first; `Some(n)`: for the next n API requests.
+    pub(crate) faults: VecDeque<(Fault, Option<usize>)>,
+    pub(crate) recorded: Vec<Recorded>,
+}
+
+impl World {
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc().saturating_add(self.clock_offset)
+    }
+
+    pub(crate) fn next_fault(&mut self) -> Option<Fault> {
+        let (fault, remaining) = self.faults.front_mut()?;
+        let fault = fault.clone();
+        if let Some(n) = remaining {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.faults.pop_front();
+            }
+        }
+        Some(fault)
+    }
+}
+
+/// What every request handler gets: the world behind its lock, and the
+/// sandbox's own origin (for Connect links).
+pub(crate) struct Shared {
+    pub(crate) world: Mutex<World>,
+    pub(crate) origin: String,
+}
+
+impl Shared {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        // A test that panicked while holding the lock must not hide the next failure.
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
