@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 export SANDBOX_PORT=${SMOKE_SANDBOX_PORT:-9310}
 export WATCH_PORT=${SMOKE_WATCH_PORT:-9300}
+export MOTO_PORT=${SMOKE_MOTO_PORT:-9320}
 export DEV_TOKEN=smoke-test-jwt-7f3c
 DEV_TOKEN_CHECK=$DEV_TOKEN
 base="http://127.0.0.1:$WATCH_PORT"
@@ -49,6 +50,8 @@ passed=0
 
 a=$(call POST /users '{"metadata": {"plan": "gold"}}'); expect 201 "$a" "POST /users"
 user=$(field user_id "${a#* }")
+a=$(call POST /users); expect 200 "$a" "POST /users again: found"
+[[ "$(field user_id "${a#* }")" == "$user" ]] || fail "a second POST /users gave another user: $a"
 a=$(call POST "/users/$user/sessions"); expect 201 "$a" "POST /users/{user_id}/sessions"
 url=$(field connect_url "${a#* }")
 page=$(curl -s "$url"); grep -q "Session valid until" <<<"$page" || fail "Connect page of a new session: $page"
@@ -58,6 +61,21 @@ a=$(call POST /sessions/refresh "{\"connect_url\": \"$url\"}"); expect 200 "$a" 
 a=$(call POST "/users/not-a-uuid/sessions"); expect 400 "$a" "bad UUID"
 a=$(call POST /sessions/refresh '{"connect_url": 5}'); expect 400 "$a" "wrong body"
 a=$(call POST "/users/$user/sessions"); expect 201 "$a" "a second session"
+# Another caller holding the URL cannot refresh it (cargo lambda invoke carries claims).
+other=$(mktemp)
+python3 - "$(field connect_url "${a#* }")" >"$other" <<'PY'
+import json, sys
+e = json.load(open("events/refresh-url.json"))
+e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "bob"
+e["body"] = json.dumps({"connect_url": sys.argv[1]})
+print(json.dumps(e))
+PY
+out=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" refresh-url \
+  --data-file "$other") || fail "cargo lambda invoke"
+rm -f "$other"
+grep -q '"statusCode":404' <<<"$out" || fail "refresh by another caller: $out"
+echo "ok: a refresh by another caller -> 404"
+passed=$((passed + 1))
 out=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" new-session \
   --data-file events/new-session-other-caller.json) || fail "cargo lambda invoke"
 grep -q '"statusCode":404' <<<"$out" || fail "cargo lambda invoke with another caller's event: $out"

@@ -18,12 +18,14 @@ use crate::http;
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
 use crate::rollee::{ClientOptions, RolleeClient, Session};
+use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 
 /// Built once per process and shared by every invocation.
 #[derive(Debug)]
 pub struct State {
     pub client: RolleeClient,
+    pub store: Store,
     dev_caller: Option<Arc<str>>,
 }
 
@@ -39,8 +41,8 @@ pub enum StartupError {
 
 impl State {
     /// Builds the state from a checked configuration; reads the JWT now.
-    /// `sdk_config` is loaded, over the process's HTTP client, only when the JWT
-    /// lives in Secrets Manager.
+    /// `sdk_config` is loaded over the process's HTTP client; the DynamoDB
+    /// client is only constructed (no call at start).
     pub async fn build<F, Fut>(
         config: &Config,
         options: ClientOptions,
@@ -51,7 +53,13 @@ impl State {
         Fut: Future<Output = aws_config::SdkConfig>,
     {
         let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
-        let tokens = TokenSource::load(&config.token, || sdk_config(&http)).await?;
+        let sdk_config = sdk_config(&http).await;
+        let tokens = TokenSource::load(&config.token, &sdk_config).await?;
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::new(&sdk_config),
+            config.table.clone(),
+            config.sessions_per_minute,
+        );
         let client = RolleeClient::with_http(config.api_url.clone(), tokens, http, options);
         if let Some(sub) = &config.dev_caller_sub {
             tracing::warn!(
@@ -61,6 +69,7 @@ impl State {
         }
         Ok(Self {
             client,
+            store,
             dev_caller: config.dev_caller_sub.as_deref().map(Arc::from),
         })
     }
@@ -216,34 +225,19 @@ pub async fn init_from_env() -> State {
 
 /// Lambda's logging, as `lambda_http::tracing::init_default_subscriber` sets it
 /// up (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from
-/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), less one thing:
-/// lambda_runtime logs every raw event at TRACE, and an event carries the app
-/// user's `Authorization` header and, for a refresh, a Connect URL. Its
-/// warnings and errors (an event it cannot read) stay.
+/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), through [`log_filter`].
 pub fn init_logging() {
-    use lambda_http::tracing::subscriber::EnvFilter;
-    use lambda_http::tracing::subscriber::filter::{Directive, LevelFilter};
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
 
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    #[expect(
-        clippy::expect_used,
-        reason = "a constant directive; were it to fail silently, raw events would be logged at TRACE"
-    )]
-    let no_raw_events = "lambda_runtime::layers::api_response=warn"
-        .parse::<Directive>()
-        .expect("a valid directive");
-    let filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy()
-        .add_directive(no_raw_events);
     let builder = lambda_http::tracing::subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_env_filter(filter);
+        .with_env_filter(log_filter(level));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // `try_init`: a second initialisation (never in a function) is not worth a panic.
     let _ = if json {
@@ -251,6 +245,43 @@ pub fn init_logging() {
     } else {
         builder.try_init()
     };
+}
+
+/// What every function logs: `level`, less two TRACE outputs that carry
+/// secrets, whatever the level:
+/// - lambda_runtime logs every raw event, and an event carries the app user's
+///   `Authorization` header and, for a refresh, a Connect URL (its warnings
+///   and errors, such as an event it cannot read, stay);
+/// - the AWS SDK logs whole requests and responses, and the ownership table's
+///   items hold callers' `sub`s and session ids.
+pub fn log_filter(
+    level: lambda_http::tracing::subscriber::filter::LevelFilter,
+) -> lambda_http::tracing::subscriber::EnvFilter {
+    use lambda_http::tracing::subscriber::EnvFilter;
+    use lambda_http::tracing::subscriber::filter::Directive;
+
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
+
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    // Each target's level is capped, never raised above `level`.
+    for (target, cap) in [
+        ("lambda_runtime::layers::api_response", LevelFilter::WARN),
+        (
+            "aws_smithy_runtime::client::orchestrator",
+            LevelFilter::DEBUG,
+        ),
+    ] {
+        let quiet = format!("{target}={}", level.min(cap));
+        #[expect(
+            clippy::expect_used,
+            reason = "directives built from constants; were one to fail silently, secrets would be logged at TRACE"
+        )]
+        let directive = quiet.parse::<Directive>().expect("a valid directive");
+        filter = filter.add_directive(directive);
+    }
+    filter
 }
 
 /// The session part of every success body.

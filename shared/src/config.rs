@@ -14,15 +14,31 @@ pub const VAR_API_URL: &str = "ROLLEE_API_URL";
 pub const VAR_SECRET_ID: &str = "ROLLEE_SECRET_ID";
 pub const VAR_TOKEN: &str = "ROLLEE_TOKEN";
 pub const VAR_DEV_CALLER_SUB: &str = "DEV_CALLER_SUB";
+pub const VAR_TABLE: &str = "OWNERSHIP_TABLE";
+pub const VAR_SESSIONS_PER_MINUTE: &str = "SESSIONS_PER_CALLER_PER_MINUTE";
+/// Connect sessions one caller may mint per minute, when not configured.
+pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 /// Set by Lambda in every execution environment, and not by `cargo lambda
 /// watch` (which sets `AWS_LAMBDA_FUNCTION_NAME`): how the code knows it runs in AWS.
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 4] = [VAR_API_URL, VAR_SECRET_ID, VAR_TOKEN, VAR_DEV_CALLER_SUB];
+pub const VARIABLES: [&str; 6] = [
+    VAR_API_URL,
+    VAR_SECRET_ID,
+    VAR_TOKEN,
+    VAR_DEV_CALLER_SUB,
+    VAR_TABLE,
+    VAR_SESSIONS_PER_MINUTE,
+];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
 /// template sets it so that the operator sees which Rollee is used).
-pub const REQUIRED_IN_AWS: [&str; 2] = [VAR_API_URL, VAR_SECRET_ID];
+pub const REQUIRED_IN_AWS: [&str; 4] = [
+    VAR_API_URL,
+    VAR_SECRET_ID,
+    VAR_TABLE,
+    VAR_SESSIONS_PER_MINUTE,
+];
 /// Local development only: refused at start inside a real Lambda.
 pub const NEVER_IN_AWS: [&str; 2] = [VAR_TOKEN, VAR_DEV_CALLER_SUB];
 
@@ -33,6 +49,10 @@ pub struct Config {
     pub token: Origin,
     /// Local development only: the caller assumed when a request has no authorizer claims.
     pub dev_caller_sub: Option<String>,
+    /// The ownership table's name.
+    pub table: String,
+    /// Connect sessions one caller may mint per minute.
+    pub sessions_per_minute: u32,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -53,6 +73,10 @@ pub enum ConfigError {
         "{VAR_API_URL} must be an http(s) URL with a host and no credentials, query or fragment"
     )]
     BadApiUrl,
+    #[error("{VAR_TABLE} is not set: set it to the name of the ownership table (DynamoDB)")]
+    NoTable,
+    #[error("{VAR_SESSIONS_PER_MINUTE} must be a whole number from 1 to 10000")]
+    BadQuota,
     #[error(
         "{0} is set, but this process runs in AWS Lambda ({VAR_EXECUTION_ENV} is set): {0} is for local development only; remove it from the function's configuration"
     )]
@@ -97,10 +121,22 @@ impl Config {
             (None, None) => return Err(ConfigError::NoTokenSource),
         };
 
+        let table = get(VAR_TABLE)?.ok_or(ConfigError::NoTable)?;
+        let sessions_per_minute = match get(VAR_SESSIONS_PER_MINUTE)? {
+            None => DEFAULT_SESSIONS_PER_MINUTE,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or(ConfigError::BadQuota)?,
+        };
+
         Ok(Self {
             api_url,
             token,
             dev_caller_sub: get(VAR_DEV_CALLER_SUB)?,
+            table,
+            sessions_per_minute,
         })
     }
 }
@@ -130,7 +166,11 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        Config::from_lookup(|name| {
+            map.get(name)
+                .cloned()
+                .or_else(|| (name == VAR_TABLE).then(|| "ownership".to_owned()))
+        })
     }
 
     #[test]
@@ -194,6 +234,23 @@ mod tests {
             assert_eq!(err, ConfigError::BadApiUrl, "{bad}");
             assert!(err.to_string().contains(VAR_API_URL));
         }
+    }
+
+    #[test]
+    fn the_table_is_required_and_the_quota_a_sane_number() {
+        let c = config(&[(VAR_SECRET_ID, "s")]).unwrap();
+        assert_eq!((c.table.as_str(), c.sessions_per_minute), ("ownership", 10));
+        let c = config(&[(VAR_SECRET_ID, "s"), (VAR_SESSIONS_PER_MINUTE, "3")]).unwrap();
+        assert_eq!(c.sessions_per_minute, 3);
+        for bad in ["0", "-1", "ten", "10001"] {
+            let err = config(&[(VAR_SECRET_ID, "s"), (VAR_SESSIONS_PER_MINUTE, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadQuota, "{bad}");
+        }
+        let map: HashMap<String, String> =
+            HashMap::from([(VAR_SECRET_ID.to_owned(), "s".to_owned())]);
+        let err = Config::from_lookup(|name| map.get(name).cloned()).unwrap_err();
+        assert_eq!(err, ConfigError::NoTable);
+        assert!(err.to_string().starts_with(VAR_TABLE));
     }
 
     #[test]

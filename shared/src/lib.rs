@@ -1,7 +1,7 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `problem` → `request` → `flow` → `app`.
+//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `store` → `problem` → `request` → `flow` → `app`.
 //!
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
 //! - [`http`]: the process's one HTTP client and bounded body reads;
@@ -9,9 +9,10 @@
 //! - [`config`]: settings from the environment, checked at start;
 //! - [`aws`]: the AWS SDK's configuration for a cold start, over our HTTP client;
 //! - [`rollee`]: the typed Rollee client, with its time budget and retry policy;
+//! - [`store`]: the ownership table (DynamoDB): who owns which user and session, quotas;
 //! - [`problem`]: RFC 9457 problem responses: the error table;
 //! - [`request`]: the caller, the path's `user_id`, the JSON body;
-//! - [`flow`]: the three operations, ownership, input limits, Rollee failures as problems;
+//! - [`flow`]: the three operations, ownership, input limits, failures as problems;
 //! - [`app`]: the state built at cold start, the invocation plumbing, responses.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod link;
 pub mod problem;
 pub mod request;
 pub mod rollee;
+pub mod store;
 pub mod token;
 
 pub use app::State;

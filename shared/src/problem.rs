@@ -17,25 +17,31 @@ pub enum Problem {
     InvalidRequest,
     Unauthenticated,
     NotFound,
+    /// The caller's first `POST /users` is still creating its user.
+    InProgress,
     PayloadTooLarge,
     RateLimited,
     UpstreamError,
     UpstreamCredentials,
     UpstreamTimeout,
+    /// The ownership table is unreachable, throttled or failing.
+    StoreUnavailable,
     /// A bug of ours, not a row of the error table.
     Internal,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 9] = [
+    pub const ALL: [Problem; 11] = [
         Problem::InvalidRequest,
         Problem::Unauthenticated,
         Problem::NotFound,
+        Problem::InProgress,
         Problem::PayloadTooLarge,
         Problem::RateLimited,
         Problem::UpstreamError,
         Problem::UpstreamCredentials,
         Problem::UpstreamTimeout,
+        Problem::StoreUnavailable,
         Problem::Internal,
     ];
 
@@ -54,6 +60,7 @@ impl Problem {
                 "Authentication required",
             ),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            InProgress => (StatusCode::CONFLICT, "in-progress", "Still in progress"),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
@@ -74,6 +81,11 @@ impl Problem {
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream-timeout",
                 "Rollee did not answer in time",
+            ),
+            StoreUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "Service unavailable",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -96,15 +96,11 @@ impl fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    /// Builds the source and reads the JWT once (cold start). `sdk_config` is
-    /// called only for a Secrets Manager origin.
-    pub async fn load<Fut>(
+    /// Builds the source and reads the JWT once (cold start).
+    pub async fn load(
         origin: &Origin,
-        sdk_config: impl FnOnce() -> Fut,
-    ) -> Result<Self, TokenError>
-    where
-        Fut: Future<Output = aws_config::SdkConfig>,
-    {
+        sdk_config: &aws_config::SdkConfig,
+    ) -> Result<Self, TokenError> {
         match origin {
             Origin::Fixed(jwt) => {
                 tracing::warn!(
@@ -113,7 +109,7 @@ impl TokenSource {
                 Ok(Self::fixed(jwt.clone()))
             }
             Origin::SecretsManager { secret_id } => {
-                let client = SecretsClient::new(&sdk_config().await);
+                let client = SecretsClient::new(sdk_config);
                 let jwt = fetch(&client, secret_id).await?;
                 tracing::info!(secret_id = %secret_id, "read the Rollee JWT from Secrets Manager");
                 Ok(Self::new(

@@ -397,16 +397,13 @@ async fn a_secret_over_the_size_limit_is_unreadable_not_read_whole() {
     let origin = Origin::SecretsManager {
         secret_id: "rollee/jwt".into(),
     };
-    let uri = server.uri();
-    let err = TokenSource::load(&origin, || {
-        rollee_shared::aws::loader(&http)
-            .endpoint_url(uri)
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("AKID", "secret", None, None, "test"))
-            .load()
-    })
-    .await
-    .unwrap_err();
+    let sdk_config = rollee_shared::aws::loader(&http)
+        .endpoint_url(server.uri())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("AKID", "secret", None, None, "test"))
+        .load()
+        .await;
+    let err = TokenSource::load(&origin, &sdk_config).await.unwrap_err();
     match err {
         TokenError::Unreadable { reason, .. } => {
             assert!(reason.contains("size limit"), "{reason}")

@@ -1,5 +1,5 @@
-//! `POST /users`: creates a Rollee user owned by the caller and returns its
-//! first Connect URL.
+//! `POST /users`: the caller's one Rollee user (created on its first call)
+//! with a fresh Connect URL.
 
 use rollee_shared::State;
 use rollee_shared::app::{SessionBody, json};
@@ -10,7 +10,7 @@ use rollee_shared::problem::ApiError;
 use rollee_shared::request::json_body;
 use serde_json::{Map, Value};
 
-/// The optional request body.
+/// The optional request body; `metadata` is used when the user is created only.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
@@ -18,9 +18,9 @@ pub struct CreateUser {
     pub metadata: Option<Map<String, Value>>,
 }
 
-/// 201 answer.
+/// 201 (created) or 200 (the caller's existing user).
 #[derive(Debug, serde::Serialize)]
-pub struct Created {
+pub struct UserBody {
     pub user_id: String,
     #[serde(flatten)]
     pub session: SessionBody,
@@ -32,12 +32,17 @@ pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, 
         .and_then(|body| body.metadata)
         .unwrap_or_default();
     flow::check_metadata(&metadata)?;
-    let created = flow::create_user(&state.client, &caller, metadata).await?;
+    let found = flow::find_or_create_user(&state.client, &state.store, &caller, metadata).await?;
+    let status = if found.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     json(
-        StatusCode::CREATED,
-        &Created {
-            user_id: created.user_id.to_string(),
-            session: (&created.session).into(),
+        status,
+        &UserBody {
+            user_id: found.user_id.to_string(),
+            session: (&found.session).into(),
         },
     )
 }

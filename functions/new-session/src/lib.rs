@@ -26,7 +26,7 @@ pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, 
     let caller = state.caller(request)?;
     let user = user_id(request)?;
     json_body::<NoBody>(request)?;
-    let session = flow::new_session(&state.client, &caller, user).await?;
+    let session = flow::new_session(&state.client, &state.store, &caller, user).await?;
     json(
         StatusCode::CREATED,
         &NewSession {

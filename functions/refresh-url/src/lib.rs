@@ -1,5 +1,5 @@
 //! `POST /sessions/refresh`: takes the app's current Connect URL, refreshes
-//! that session, returns the new URL.
+//! that session if this server minted it for the caller, returns the new URL.
 
 use rollee_shared::State;
 use rollee_shared::app::{SessionBody, json};
@@ -15,11 +15,25 @@ pub struct Refresh {
     pub connect_url: String,
 }
 
+/// 200 answer.
+#[derive(Debug, serde::Serialize)]
+pub struct Refreshed {
+    pub user_id: String,
+    #[serde(flatten)]
+    pub session: SessionBody,
+}
+
 pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, ApiError> {
-    state.caller(request)?;
+    let caller = state.caller(request)?;
     let body = json_body::<Refresh>(request)?
         .ok_or_else(|| ApiError::bad_request("The body must be {\"connect_url\": \"…\"}."))?;
     let session = flow::session_of_connect_url(&body.connect_url)?;
-    let refreshed = flow::refresh(&state.client, session).await?;
-    json(StatusCode::OK, &SessionBody::from(&refreshed))
+    let (user_id, refreshed) = flow::refresh(&state.client, &state.store, &caller, session).await?;
+    json(
+        StatusCode::OK,
+        &Refreshed {
+            user_id: user_id.to_string(),
+            session: (&refreshed).into(),
+        },
+    )
 }

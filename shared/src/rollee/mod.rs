@@ -80,6 +80,18 @@ pub enum RolleeError {
     Unreachable(String),
 }
 
+impl RolleeError {
+    /// Whether Rollee may have carried out the request all the same: it timed
+    /// out, the connection failed (possibly after sending), or a 2xx answer
+    /// could not be read. Any answered error status says it did not.
+    pub fn may_have_acted(&self) -> bool {
+        matches!(
+            self,
+            RolleeError::Timeout | RolleeError::Unreachable(_) | RolleeError::Malformed(_)
+        )
+    }
+}
+
 /// One endpoint of Rollee's API, described once.
 struct Endpoint {
     method: Method,

@@ -1,8 +1,9 @@
-//! moto's Secrets Manager server (`pip install 'moto[server]'`) on 127.0.0.1,
-//! started for a test or a benchmark and stopped when dropped.
+//! moto's server (`pip install 'moto[server]'`) on 127.0.0.1, standing in for
+//! Secrets Manager and DynamoDB; started for a test or a benchmark, stopped
+//! when dropped or when the process that started it exits.
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
@@ -10,17 +11,35 @@ use rollee_shared::http;
 use rollee_shared::rollee::ClientOptions;
 
 pub struct Moto {
+    /// A watchdog around `moto_server` that stops it when this pipe closes:
+    /// when the Moto is dropped, or the process holding it exits in any way.
     child: Child,
+    pipe: Option<ChildStdin>,
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL`.
     pub endpoint: String,
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        drop(self.pipe.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
+
+/// Runs `moto_server` until its standard input closes, then stops it.
+const WATCHDOG: &str = "import subprocess, sys\n\
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+sys.stdin.read()\n\
+p.terminate()\n\
+p.wait()\n";
 
 impl Moto {
     /// Starts `moto_server` on a free port and waits until it listens.
@@ -29,22 +48,34 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new("python3")
+            .args([
+                "-c",
+                WATCHDOG,
+                "moto_server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| {
-                format!("moto_server could not start ({e}): pip install 'moto[server]'")
-            })?;
+            .map_err(|e| format!("python3 could not start ({e})"))?;
+        let pipe = child.stdin.take();
         let moto = Moto {
             child,
+            pipe,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if started.elapsed() > Duration::from_secs(30) {
-                return Err("moto_server did not listen within 30 s".into());
+                return Err(
+                    "moto_server did not listen within 30 s (is it installed? pip install 'moto[server]')"
+                        .into(),
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -106,4 +137,56 @@ impl Moto {
             &self.sdk_config().await?,
         ))
     }
+
+    /// Creates the ownership table `name` with the key and TTL the functions
+    /// use (the template's table has the same; a test checks it).
+    pub async fn create_table(&self, name: &str) -> Result<(), String> {
+        create_table(
+            &aws_sdk_dynamodb::Client::new(&self.sdk_config().await?),
+            name,
+        )
+        .await
+    }
+}
+
+/// Creates the ownership table `name` (on-demand, key `pk`, TTL `expires_at`).
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    use rollee_shared::store::{KEY, TTL};
+    let error = |e: &dyn std::fmt::Display| format!("creating table {name}: {e}");
+    let key = KeySchemaElement::builder()
+        .attribute_name(KEY)
+        .key_type(KeyType::Hash)
+        .build()
+        .map_err(|e| error(&e))?;
+    let attribute = AttributeDefinition::builder()
+        .attribute_name(KEY)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| error(&e))?;
+    client
+        .create_table()
+        .table_name(name)
+        .key_schema(key)
+        .attribute_definitions(attribute)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|e| error(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(TTL)
+        .enabled(true)
+        .build()
+        .map_err(|e| error(&e))?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| error(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    Ok(())
 }

@@ -205,6 +205,13 @@ fn new_session(shared: &Shared, user: Uuid) -> HttpResponse {
     if !world.users.contains_key(&user) {
         return error(StatusCode::NOT_FOUND, "user not found");
     }
+    // STAND-IN: Rollee describes `sessions/new` as "intended for users created
+    // with the API v0.3" and publishes nothing about how it refuses others;
+    // when told to, the sandbox refuses with the given status.
+    if let Some(status) = world.new_session_refusal {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        return error(status, "sessions/new is not available for this user");
+    }
     let session = open_session(&mut world, user);
     if let Some(u) = world.users.get_mut(&user) {
         u.session = session;

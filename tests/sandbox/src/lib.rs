@@ -130,6 +130,11 @@ impl Sandbox {
         self.shared.world().latency = latency;
     }
 
+    /// From now on `sessions/new` answers `status` (`None`: sessions again).
+    pub fn refuse_new_sessions(&self, status: Option<u16>) {
+        self.shared.world().new_session_refusal = status;
+    }
+
     pub fn clear_faults(&self) {
         self.shared.world().faults.clear();
     }

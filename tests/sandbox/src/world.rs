@@ -38,6 +38,8 @@ pub(crate) struct World {
     /// Faults to apply, oldest first; `Some(n)`: for the next n API requests.
     pub(crate) faults: VecDeque<(Fault, Option<usize>)>,
     pub(crate) recorded: Vec<Recorded>,
+    /// `sessions/new` answers this status instead of a session.
+    pub(crate) new_session_refusal: Option<u16>,
 }
 
 impl World {

@@ -88,6 +88,7 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
     let jwt = "eyJ0eXAiOiJKV1QifQ.artifact-test.c2ln";
     watch(jwt);
     moto.put_secret(SECRET, jwt).await.unwrap();
+    moto.create_table("ownership").await.unwrap();
     let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
     let vars = [
         ("ROLLEE_SECRET_ID", SECRET.to_owned()),
@@ -95,6 +96,7 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
         ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("OWNERSHIP_TABLE", "ownership".to_owned()),
         ("AWS_SESSION_TOKEN", "testing".to_owned()),
     ];
 
@@ -197,6 +199,7 @@ async fn the_built_function_answers_unreadable_events_with_400_and_keeps_serving
     let jwt = "eyJ0eXAiOiJKV1QifQ.artifact-robustness.c2ln";
     watch(jwt);
     moto.put_secret(SECRET, jwt).await.unwrap();
+    moto.create_table("ownership").await.unwrap();
     let sandbox = rollee_sandbox::Sandbox::start(jwt).await.unwrap();
     let vars = [
         ("ROLLEE_SECRET_ID", SECRET.to_owned()),
@@ -204,6 +207,7 @@ async fn the_built_function_answers_unreadable_events_with_400_and_keeps_serving
         ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("OWNERSHIP_TABLE", "ownership".to_owned()),
     ];
     let one_at_a_time = start("CreateUserFunction", &vars).await;
     crate::robustness::unreadable_events_get_400_and_the_process_keeps_serving(&one_at_a_time)

@@ -253,7 +253,7 @@ async fn row_404_unknown_user_other_callers_user_unknown_session() {
     .await;
     assert_eq!(
         unknown.problem(404)["detail"],
-        "Rollee knows no session for this connect_url."
+        "No session of this user has this connect_url."
     );
     assert_no_leaks();
 }
@@ -293,12 +293,16 @@ async fn row_429_rollee_rate_limit_with_and_without_retry_after() {
         "urn:rollee-connect:problem:rate-limited"
     );
     assert_eq!(a.headers["retry-after"], "30");
+    // A definite refusal leaves nothing behind: the next call creates the user.
+    let created = create_user(&state, &event("create-user")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    watch_session(&created);
 
     sandbox.fail(Fault::RateLimited(None), Some(1));
-    let a = refresh_url(&state, &event("refresh-url")).await;
+    let a = refresh_url(&state, &refresh_event(&created.str("connect_url"))).await;
     a.problem(429);
     assert!(a.headers.get("retry-after").is_none());
-    assert_eq!(sandbox.requests().len(), 2, "a 429 is not retried");
+    assert_eq!(sandbox.requests().len(), 3, "a 429 is not retried");
     assert_no_leaks();
 }
 

@@ -3,8 +3,9 @@
 
 use crate::support::*;
 
-/// Event file → the status it must get. A fresh sandbox has no users and no
-/// sessions, so the fixed ids in the good events are unknown there: 404.
+/// Event file → the status it must get, each against a fresh sandbox and
+/// table: a caller's first `POST /users` creates its user (201), and the
+/// fixed ids in the good events are unknown there (404).
 const EXPECTED: &[(&str, u16)] = &[
     ("create-user", 201),
     ("create-user-no-body", 201),
@@ -24,9 +25,6 @@ const EXPECTED: &[(&str, u16)] = &[
 
 #[tokio::test]
 async fn every_event_file_gets_its_defined_answer() {
-    let sandbox = sandbox().await;
-    let state = dev_state(&sandbox).await;
-
     let mut files: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -44,6 +42,8 @@ async fn every_event_file_gets_its_defined_answer() {
     );
 
     for (name, status) in EXPECTED {
+        let sandbox = sandbox().await;
+        let state = dev_state(&sandbox).await;
         let e = event(name);
         let answer = if name.starts_with("create-user") {
             create_user(&state, &e).await

@@ -1,6 +1,7 @@
 //! The end-to-end tests: one binary, a module per area.
 //!
 //! - `flow`: create user → new session → refresh through the real handlers over real HTTP to the sandbox;
+//! - `ownership`: the ownership table through the real SDK against moto: one user per caller, concurrency, quotas, migration, the table down;
 //! - `errors`: each row of the error table from the input that triggers it;
 //! - `retries`: the retry rules and the time budget against a failing sandbox;
 //! - `events`: every file in `events/` through its handler;
@@ -18,9 +19,10 @@ mod consistency;
 mod errors;
 mod events;
 mod flow;
+mod ownership;
+mod retries;
 mod robustness;
 mod secrets;
 mod startup;
-mod retries;
 mod support;
 mod template;

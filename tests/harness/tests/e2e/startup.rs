@@ -87,6 +87,7 @@ async fn in_aws_the_secret_is_read_through_the_standard_sdk_environment() {
             ("AWS_REGION", "eu-west-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("OWNERSHIP_TABLE", "ownership".to_owned()),
         ]
     };
 
@@ -136,7 +137,9 @@ async fn at_trace_level_no_log_line_carries_a_token() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ("OWNERSHIP_TABLE", "ownership"),
     ];
+    moto.create_table("ownership").await.unwrap();
     let with_login = |mut e: serde_json::Value| {
         e["headers"]["authorization"] = format!("Bearer {app_token}").into();
         e

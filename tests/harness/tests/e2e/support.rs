@@ -56,7 +56,10 @@ pub fn capture_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            // The functions' own filter at TRACE: what they would log at their most verbose.
+            .with_env_filter(rollee_shared::app::log_filter(
+                lambda_http::tracing::subscriber::filter::LevelFilter::TRACE,
+            ))
             .with_writer(|| Capture)
             .with_ansi(false)
             .finish();
@@ -172,21 +175,51 @@ pub async fn state_with_options(
     vars: &[(&str, &str)],
     options: ClientOptions,
 ) -> State {
+    state_on(shared_moto(), sandbox, vars, options).await
+}
+
+/// The state of a function whose AWS (the ownership table, and the secret
+/// when `vars` name one) is `moto`, with a new, empty table of its own.
+pub async fn state_on(
+    moto: &Moto,
+    sandbox: &Sandbox,
+    vars: &[(&str, &str)],
+    options: ClientOptions,
+) -> State {
+    let table = format!("ownership-{}", uuid::Uuid::new_v4().simple());
+    moto.create_table(&table)
+        .await
+        .expect("the table is created");
     let base = sandbox.base_url();
-    let config = Config::from_lookup(|name| {
-        if name == "ROLLEE_API_URL" {
-            return Some(base.clone());
-        }
-        vars.iter()
+    let config = Config::from_lookup(|name| match name {
+        "ROLLEE_API_URL" => Some(base.clone()),
+        "OWNERSHIP_TABLE" => Some(table.clone()),
+        _ => vars
+            .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
+            .map(|(_, v)| (*v).to_owned()),
     })
     .expect("valid test configuration");
-    State::build(&config, options, |_| async {
-        aws_config::SdkConfig::builder().build()
-    })
-    .await
-    .expect("state builds")
+    State::build(&config, options, |http| moto.sdk_config_over(http.clone()))
+        .await
+        .expect("state builds")
+}
+
+/// A new, empty ownership table on [`shared_moto`]; its name.
+pub async fn local_table() -> String {
+    let table = format!("ownership-{}", uuid::Uuid::new_v4().simple());
+    shared_moto()
+        .create_table(&table)
+        .await
+        .expect("the table is created");
+    table
+}
+
+/// One moto server for the whole test process (each state gets its own
+/// table in it); it stops when the process exits.
+pub fn shared_moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| Moto::start().expect("moto's server starts"))
 }
 
 // ---------------------------------------------------------------- answers

@@ -181,7 +181,8 @@ fn the_only_iam_resources_are_the_functions_roles() {
 }
 
 #[test]
-fn each_role_allows_exactly_its_own_log_group_the_secret_and_kms_decrypt_when_a_key_is_given() {
+fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_kms_decrypt_when_a_key_is_given()
+ {
     let t = template();
     let defaults = parameters(&t, &[]);
     assert_eq!(defaults["RolleeSecretKmsKeyArn"], "");
@@ -207,6 +208,16 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_and_kms_decrypt_when_a_
         let written = serde_norway::to_string(&document["Statement"]).unwrap();
         assert!(!written.contains('*'), "{role}: {written}");
 
+        let table_actions = match id.as_str() {
+            // Claims are released and lost users forgotten: DeleteItem.
+            "CreateUserFunction" => {
+                "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]"
+            }
+            "NewSessionFunction" | "RefreshUrlFunction" => {
+                "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]"
+            }
+            other => panic!("no table rights listed for {other}"),
+        };
         let own_logs_and_secret = format!(
             r#"
             - Effect: Allow
@@ -215,6 +226,9 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_and_kms_decrypt_when_a_
             - Effect: Allow
               Action: secretsmanager:GetSecretValue
               Resource: !Ref RolleeSecretArn
+            - Effect: Allow
+              Action: {table_actions}
+              Resource: !GetAtt OwnershipTable.Arn
             "#
         );
         let kms = r#"
@@ -340,3 +354,52 @@ fn access_log_format_with_caller_adds_only_sub_and_source_ip_and_off_removes_the
     assert_eq!(access_logging("off"), (None, false));
 }
 
+#[test]
+fn the_ownership_table_is_retained_on_demand_recoverable_encrypted_with_the_codes_key_and_ttl() {
+    let t = template();
+    let table = &t["Resources"]["OwnershipTable"];
+    assert_eq!(table["Type"].as_str(), Some("AWS::DynamoDB::Table"));
+    assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
+    assert_eq!(table["UpdateReplacePolicy"].as_str(), Some("Retain"));
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+    // The key and TTL the code reads and writes (and `make dev` creates).
+    use rollee_shared::store::{KEY, TTL};
+    assert_eq!(
+        p["KeySchema"],
+        yaml(&format!("[{{AttributeName: {KEY}, KeyType: HASH}}]"))
+    );
+    assert_eq!(
+        p["AttributeDefinitions"],
+        yaml(&format!("[{{AttributeName: {KEY}, AttributeType: S}}]"))
+    );
+    assert_eq!(
+        p["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(TTL)
+    );
+    assert_eq!(
+        p["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+    // Its name reaches the functions through one variable.
+    assert_eq!(
+        short_form(&t["Globals"]["Function"]["Environment"]["Variables"]["OWNERSHIP_TABLE"]),
+        "!Ref OwnershipTable"
+    );
+}
+
+#[test]
+fn the_default_route_throttles_stay_inside_rolles_1000_calls_per_minute() {
+    let t = template();
+    let rate: u64 = t["Parameters"]["ThrottlingRateLimit"]["Default"]
+        .as_u64()
+        .unwrap();
+    let routes = functions(&t).len() as u64;
+    // HTTP API applies DefaultRouteSettings to each route; a request costs one Rollee call.
+    assert!(routes * rate * 60 <= 1000, "{routes} routes x {rate}/s");
+}

@@ -1,0 +1,383 @@
+//! The three operations of the Connect flow: who owns what (the ownership
+//! table first, Rollee's metadata as the second record), per-caller quotas,
+//! and how a failure of Rollee or of the table becomes a problem for the app.
+
+mod input;
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+pub use input::{
+    MAX_CONNECT_URL_BYTES, MAX_KEY_CHARS, MAX_METADATA_KEYS, MAX_VALUE_CHARS, OWNER_KEY,
+    RESERVED_PREFIX, check_metadata, session_of_connect_url,
+};
+
+use crate::problem::{ApiError, Problem};
+use crate::request::Caller;
+use crate::rollee::{RolleeClient, RolleeError, Session};
+use crate::store::{CallerRecord, Store, StoreError};
+
+/// A failure of a Rollee call, as the app sees it. `NotFound` is for the
+/// operation to word, since what was not found depends on the call; reaching
+/// this mapping, it is a 502.
+impl From<RolleeError> for ApiError {
+    fn from(error: RolleeError) -> Self {
+        let (problem, detail) = match &error {
+            RolleeError::RateLimited { .. } => (
+                Problem::RateLimited,
+                "Rollee's rate limit was reached; retry later (see Retry-After when present).",
+            ),
+            RolleeError::Status { .. } | RolleeError::NotFound => (
+                Problem::UpstreamError,
+                "Rollee answered with an error; retry later.",
+            ),
+            RolleeError::Malformed(_) => (
+                Problem::UpstreamError,
+                "Rollee's answer could not be understood; retry later.",
+            ),
+            RolleeError::Unreachable(_) => (
+                Problem::UpstreamError,
+                "Rollee could not be reached; retry later.",
+            ),
+            RolleeError::Unauthorized => (
+                Problem::UpstreamCredentials,
+                "Rollee rejected this server's credentials; the operator must update the Rollee JWT secret.",
+            ),
+            RolleeError::Token(_) => (
+                Problem::UpstreamCredentials,
+                "This server could not read its Rollee credentials; the operator must check the secret.",
+            ),
+            RolleeError::Timeout => (
+                Problem::UpstreamTimeout,
+                "Rollee did not answer within this server's time budget; retry later.",
+            ),
+        };
+        let mut api = ApiError::new(problem, detail);
+        if let RolleeError::RateLimited { retry_after } = error {
+            api.retry_after = retry_after;
+        }
+        api.with_cause(error)
+    }
+}
+
+/// The table failing is its own problem: the app retries later.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::new(
+            Problem::StoreUnavailable,
+            "This server's ownership table is unavailable; retry later.",
+        )
+        .with_cause(error)
+    }
+}
+
+/// How long `POST /users` waits for a concurrent first call of the same
+/// caller to finish creating its user, before answering 409.
+pub const WAIT_FOR_CREATION: Duration = Duration::from_secs(8);
+const POLL: Duration = Duration::from_millis(100);
+
+/// The caller's Rollee user and a fresh Connect session for it.
+#[derive(Debug, Clone)]
+pub struct UserSession {
+    pub user_id: Uuid,
+    pub session: Session,
+    /// The user was created by this call (201), not found (200).
+    pub created: bool,
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::not_found("No user with this id belongs to the caller.")
+}
+
+/// Counts one session for the caller; over its quota, a 429 before any Rollee call.
+async fn within_quota(store: &Store, caller: &Caller) -> Result<(), ApiError> {
+    match store.count_session(caller.sub()).await? {
+        Ok(()) => Ok(()),
+        Err(seconds) => {
+            tracing::info!("a caller is over its quota of Connect sessions per minute");
+            let mut e = ApiError::new(
+                Problem::RateLimited,
+                "This user asked for too many Connect sessions in the last minute; retry after Retry-After seconds.",
+            );
+            e.retry_after = Some(seconds);
+            Err(e)
+        }
+    }
+}
+
+/// `POST /users`: the caller's one Rollee user, created on its first call,
+/// with a fresh Connect session. `metadata` (checked by [`check_metadata`])
+/// is used at creation only.
+///
+/// Two first calls at once create one user: the first claims the caller in
+/// the table before calling Rollee, the other waits for it to finish.
+pub async fn find_or_create_user(
+    client: &RolleeClient,
+    store: &Store,
+    caller: &Caller,
+    metadata: Map<String, Value>,
+) -> Result<UserSession, ApiError> {
+    within_quota(store, caller).await?;
+    let deadline = client.deadline();
+    let waiting_ends = Instant::now() + WAIT_FOR_CREATION;
+    loop {
+        match store.caller(caller.sub()).await? {
+            CallerRecord::Owner { user_id } => {
+                match mint(client, user_id, deadline).await {
+                    Ok(session) => {
+                        store
+                            .record_session(caller.sub(), user_id, session.id)
+                            .await?;
+                        return Ok(UserSession {
+                            user_id,
+                            session,
+                            created: false,
+                        });
+                    }
+                    // Deleted at Rollee: forget it, and create a new one below.
+                    Err(RolleeError::NotFound) => {
+                        tracing::warn!(%user_id, "the caller's Rollee user no longer exists; creating a new one");
+                        store.forget_user(caller.sub(), user_id).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            CallerRecord::Claimed { lease_until } if lease_until > crate::store::now() => {
+                if Instant::now() + POLL > waiting_ends {
+                    let mut e = ApiError::new(
+                        Problem::InProgress,
+                        "This user's Rollee user is still being created by another request; retry in a few seconds.",
+                    );
+                    e.retry_after = Some(2);
+                    return Err(e);
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            CallerRecord::Unknown | CallerRecord::Claimed { .. } => {
+                let claim = Uuid::new_v4();
+                if store.claim(caller.sub(), claim).await? {
+                    return create(client, store, caller, metadata, claim, deadline).await;
+                }
+                // Another request claimed it first: look again.
+            }
+        }
+    }
+}
+
+/// Creates the caller's Rollee user under `claim`, and records it.
+async fn create(
+    client: &RolleeClient,
+    store: &Store,
+    caller: &Caller,
+    mut metadata: Map<String, Value>,
+    claim: Uuid,
+    deadline: Instant,
+) -> Result<UserSession, ApiError> {
+    // The second record of the owner, in Rollee itself.
+    metadata.insert(OWNER_KEY.to_owned(), Value::String(caller.sub().to_owned()));
+    let user = match client.create_user(&metadata, deadline).await {
+        Ok(user) => user,
+        Err(e) if e.may_have_acted() => {
+            // The user may exist at Rollee without a record here. The claim
+            // blocks this caller until its lease ends; then a new user is made.
+            tracing::warn!(
+                %claim,
+                error = %e,
+                "creating a Rollee user failed ambiguously: it may exist without an owner record (its metadata names the owner); the claim expires after its lease"
+            );
+            return Err(e.into());
+        }
+        Err(e) => {
+            if let Err(release) = store.release(caller.sub(), claim).await {
+                tracing::warn!(%claim, error = %release, "could not release the claim; it expires after its lease");
+            }
+            return Err(e.into());
+        }
+    };
+    tracing::info!(user_id = %user.id, "created a Rollee user");
+    // `POST /users` returns the first session; should an answer lack it,
+    // ask for one rather than lose the user just created.
+    let session = match user.session {
+        Some(session) => Ok(session),
+        None => {
+            tracing::warn!(user_id = %user.id, "Rollee's new user has no usable Connect link; requesting a session");
+            mint(client, user.id, deadline).await
+        }
+    };
+    let recorded = store
+        .complete(
+            caller.sub(),
+            claim,
+            user.id,
+            session.as_ref().ok().map(|s| s.id),
+        )
+        .await;
+    if let Err(e) = recorded {
+        tracing::error!(
+            user_id = %user.id,
+            %claim,
+            error = %e,
+            "created a Rollee user but could not record its owner: the user exists at Rollee with its owner in metadata; remove it by hand if the caller creates another"
+        );
+        return Err(e.into());
+    }
+    Ok(UserSession {
+        user_id: user.id,
+        session: session?,
+        created: true,
+    })
+}
+
+/// `POST /users/{user_id}/sessions`: a new session for one of the caller's
+/// users. "No such user" and "not yours" are the same 404, on purpose.
+pub async fn new_session(
+    client: &RolleeClient,
+    store: &Store,
+    caller: &Caller,
+    user_id: Uuid,
+) -> Result<Session, ApiError> {
+    within_quota(store, caller).await?;
+    let deadline = client.deadline();
+    match store.owner_of_user(user_id).await? {
+        Some(owner) if owner == caller.sub() => {}
+        Some(_) => {
+            tracing::info!(%user_id, "new session refused: the user is not the caller's");
+            return Err(user_not_found());
+        }
+        None => adopt(client, store, caller, user_id, deadline).await?,
+    }
+    let session = match mint(client, user_id, deadline).await {
+        Ok(session) => session,
+        Err(RolleeError::NotFound) => return Err(user_not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    store
+        .record_session(caller.sub(), user_id, session.id)
+        .await?;
+    Ok(session)
+}
+
+/// A user the table does not know: created before the table, its owner is in
+/// Rollee's metadata. Checked that way once, then recorded in the table.
+async fn adopt(
+    client: &RolleeClient,
+    store: &Store,
+    caller: &Caller,
+    user_id: Uuid,
+    deadline: Instant,
+) -> Result<(), ApiError> {
+    let user = match client.get_user(user_id, deadline).await {
+        Ok(user) => user,
+        Err(RolleeError::NotFound) => return Err(user_not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    if user.metadata.get(OWNER_KEY).and_then(Value::as_str) != Some(caller.sub()) {
+        tracing::info!(%user_id, "new session refused: the user is not the caller's");
+        return Err(user_not_found());
+    }
+    store.adopt(caller.sub(), user_id).await?;
+    tracing::info!(%user_id, "recorded the owner of a user created before the ownership table");
+    Ok(())
+}
+
+/// `POST /sessions/refresh`: refreshes a session this server minted for the
+/// caller; any other session is the same 404 as an unknown one. Returns the
+/// session's user and the new session.
+pub async fn refresh(
+    client: &RolleeClient,
+    store: &Store,
+    caller: &Caller,
+    session: Uuid,
+) -> Result<(Uuid, Session), ApiError> {
+    within_quota(store, caller).await?;
+    let not_found = || ApiError::not_found("No session of this user has this connect_url.");
+    let record = match store.session(session).await? {
+        Some(record) if record.sub == caller.sub() => record,
+        Some(_) => {
+            tracing::info!("refresh refused: the session is not the caller's");
+            return Err(not_found());
+        }
+        None => return Err(not_found()),
+    };
+    let fresh = match client.refresh_session(session, client.deadline()).await {
+        Ok(fresh) => fresh,
+        Err(RolleeError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    store
+        .record_session(caller.sub(), record.user_id, fresh.id)
+        .await?;
+    Ok((record.user_id, fresh))
+}
+
+/// A new Connect session for `user_id`.
+///
+/// STAND-IN for unpublished behaviour: Rollee describes `sessions/new` as
+/// "intended for users created with the API v0.3" and publishes nothing about
+/// what it answers for other users. If it refuses one of ours with a status
+/// that is not 401, 404, 429 or 5xx, the user's current session (from
+/// `GET /users/{id}`) is refreshed instead, which Rollee documents for any session.
+async fn mint(
+    client: &RolleeClient,
+    user_id: Uuid,
+    deadline: Instant,
+) -> Result<Session, RolleeError> {
+    match client.new_session(user_id, deadline).await {
+        Err(RolleeError::Status { status }) if (400..500).contains(&status) => {
+            tracing::info!(%user_id, status, "Rollee refused sessions/new; refreshing the user's current session instead");
+            let user = client.get_user(user_id, deadline).await?;
+            let current = user
+                .session
+                .ok_or(RolleeError::Malformed("the user has no session to refresh"))?;
+            client.refresh_session(current.id, deadline).await
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rollee_failure_maps_to_its_row_of_the_error_table() {
+        use crate::token::TokenError;
+        let cases = [
+            (RolleeError::NotFound, 502),
+            (
+                RolleeError::RateLimited {
+                    retry_after: Some(7),
+                },
+                429,
+            ),
+            (RolleeError::Status { status: 500 }, 502),
+            (RolleeError::Malformed("x"), 502),
+            (RolleeError::Unauthorized, 503),
+            (
+                RolleeError::Token(TokenError::Malformed {
+                    secret_id: "s".into(),
+                }),
+                503,
+            ),
+            (RolleeError::Timeout, 504),
+            (RolleeError::Unreachable("refused".into()), 502),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!(e.status(), status, "{e:?}");
+            assert_eq!(e.cause.as_deref(), Some(shown.as_str()));
+        }
+        let limited = ApiError::from(RolleeError::RateLimited {
+            retry_after: Some(7),
+        });
+        assert_eq!(limited.retry_after, Some(7));
+        assert_eq!(
+            ApiError::from(RolleeError::RateLimited { retry_after: None }).retry_after,
+            None
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The ownership table: the server's own memory, one DynamoDB table.
+//!
+//! One key attribute, `pk` (a string); one TTL attribute, `expires_at`
+//! (epoch seconds). The items:
+//!
+//! | `pk` | other attributes | what |
+//! |---|---|---|
+//! | `caller#<sub>` | `state` = `claimed`, `claim`, `lease_until` | a first `POST /users` is creating the caller's Rollee user |
+//! | `caller#<sub>` | `state` = `owner`, `user_id` | the caller's one Rollee user |
+//! | `user#<uuid>` | `sub` | who owns a Rollee user (what a webhook needs) |
+//! | `session#<uuid>` | `sub`, `user_id`, `expires_at` | who may refresh a session this server minted |
+//! | `quota#<sub>#<minute>` | `n`, `expires_at` | sessions minted by a caller in one minute |
+//!
+//! A `sub` is an opaque string of at most 256 bytes without control
+//! characters (see [`crate::request`]); items are never logged.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use uuid::Uuid;
+
+/// The table's one key attribute (the template's `KeySchema` says the same;
+/// a test checks it).
+pub const KEY: &str = "pk";
+/// The table's TTL attribute, in epoch seconds.
+pub const TTL: &str = "expires_at";
+
+/// How long a claim on creating a caller's user holds before another request
+/// may take it over: longer than a request's whole Rollee budget (20 s), so
+/// that a creation still in flight completes first.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
+/// How long the owner of a session minted here is remembered. Rollee
+/// refreshes even expired sessions; after this, the app asks for a new one.
+pub const SESSION_RECORD_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+
+/// The table failed: unreachable, throttled, or refused. Never carries an item.
+#[derive(Debug, thiserror::Error)]
+#[error("the ownership table failed: {0}")]
+pub struct StoreError(String);
+
+fn store_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError(DisplayErrorContext(&e).to_string())
+}
+
+/// What the table knows of a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerRecord {
+    /// Never seen: no Rollee user yet.
+    Unknown,
+    /// A request is creating the caller's user, until `lease_until` (epoch seconds).
+    Claimed { lease_until: u64 },
+    /// The caller's Rollee user.
+    Owner { user_id: Uuid },
+}
+
+/// A session minted here: who may refresh it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub sub: String,
+    pub user_id: Uuid,
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+    /// Sessions a caller may mint per minute.
+    sessions_per_minute: u32,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn caller_key(sub: &str) -> AttributeValue {
+    s(format!("caller#{sub}"))
+}
+
+fn user_key(user: Uuid) -> AttributeValue {
+    s(format!("user#{user}"))
+}
+
+fn session_key(session: Uuid) -> AttributeValue {
+    s(format!("session#{session}"))
+}
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn uuid(item: &Item, name: &str) -> Option<Uuid> {
+    text(item, name).and_then(|v| Uuid::try_parse(v).ok())
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>, sessions_per_minute: u32) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            sessions_per_minute,
+        }
+    }
+
+    async fn get(&self, key: AttributeValue) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item)
+    }
+
+    /// What the table knows of `sub`.
+    pub async fn caller(&self, sub: &str) -> Result<CallerRecord, StoreError> {
+        let Some(item) = self.get(caller_key(sub)).await? else {
+            return Ok(CallerRecord::Unknown);
+        };
+        Ok(match (text(&item, "state"), uuid(&item, "user_id")) {
+            (Some("owner"), Some(user_id)) => CallerRecord::Owner { user_id },
+            _ => CallerRecord::Claimed {
+                lease_until: number(&item, "lease_until").unwrap_or(0),
+            },
+        })
+    }
+
+    /// Claims the creation of `sub`'s Rollee user with `claim`, if no one holds
+    /// a live claim and the caller has no user. `false`: someone else does.
+    pub async fn claim(&self, sub: &str, claim: Uuid) -> Result<bool, StoreError> {
+        let now = now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, caller_key(sub))
+            .item("state", s("claimed"))
+            .item("claim", s(claim.to_string()))
+            .item("lease_until", n(now + CLAIM_LEASE.as_secs()))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Gives up `claim` (Rollee definitely created no user): the caller's next
+    /// call may try again at once.
+    pub async fn release(&self, sub: &str, claim: Uuid) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, caller_key(sub))
+            .condition_expression("claim = :claim")
+            .expression_attribute_values(":claim", s(claim.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Taken over after its lease: nothing of ours to release.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Records, in one transaction, that `sub` owns the Rollee user it just
+    /// created under `claim`, and its first session when there is one.
+    pub async fn complete(
+        &self,
+        sub: &str,
+        claim: Uuid,
+        user_id: Uuid,
+        session: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        let owner = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(owner_item(sub, user_id)))
+            .condition_expression("claim = :claim")
+            .expression_attribute_values(":claim", s(claim.to_string()));
+        let user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(user_item(sub, user_id)));
+        let session = session.map(|session| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(session_item(sub, user_id, session)))
+        });
+        let mut request = self.client.transact_write_items();
+        for put in [Some(owner), Some(user), session].into_iter().flatten() {
+            let put = put
+                .build()
+                .map_err(|e| StoreError(format!("could not build a write: {e}")))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        request.send().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Records that `sub` owns `user_id`, a user created before the table
+    /// (its owner found in Rollee's metadata), and makes it the caller's user
+    /// if the caller has none yet.
+    pub async fn adopt(&self, sub: &str, user_id: Uuid) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(user_item(sub, user_id)))
+            .send()
+            .await
+            .map_err(store_error)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(owner_item(sub, user_id)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The caller already has a user (or is creating one): keep it.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Forgets that `sub` owns `user_id` (Rollee no longer knows the user), so
+    /// that the caller's next `POST /users` creates a new one.
+    pub async fn forget_user(&self, sub: &str, user_id: Uuid) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, caller_key(sub))
+            .condition_expression("user_id = :user")
+            .expression_attribute_values(":user", s(user_id.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, user_key(user_id))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Who owns the Rollee user `user_id`, when it was created or adopted here.
+    pub async fn owner_of_user(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(user_key(user_id))
+            .await?
+            .and_then(|item| text(&item, "sub").map(str::to_owned)))
+    }
+
+    /// Who may refresh `session`, when it was minted here.
+    pub async fn session(&self, session: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(item) = self.get(session_key(session)).await? else {
+            return Ok(None);
+        };
+        // DynamoDB deletes expired items within days, not at once.
+        if number(&item, TTL).is_some_and(|at| at <= now()) {
+            return Ok(None);
+        }
+        Ok(match (text(&item, "sub"), uuid(&item, "user_id")) {
+            (Some(sub), Some(user_id)) => Some(SessionRecord {
+                sub: sub.to_owned(),
+                user_id,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Records a session minted for `sub`'s user.
+    pub async fn record_session(
+        &self,
+        sub: &str,
+        user_id: Uuid,
+        session: Uuid,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(session_item(sub, user_id, session)))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Counts one session minted by `sub` in the current minute. `Err(seconds)`
+    /// inside: over the quota, to retry after that many seconds.
+    pub async fn count_session(&self, sub: &str) -> Result<Result<(), u64>, StoreError> {
+        let now = now();
+        let minute = now / 60;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("quota#{sub}#{minute}")))
+            .update_expression("ADD n :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(n) OR n < :limit")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n((minute + 2) * 60))
+            .expression_attribute_values(":limit", n(u64::from(self.sessions_per_minute)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Err(60 - now % 60))
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+fn owner_item(sub: &str, user_id: Uuid) -> Item {
+    Item::from([
+        (KEY.to_owned(), caller_key(sub)),
+        ("state".to_owned(), s("owner")),
+        ("user_id".to_owned(), s(user_id.to_string())),
+    ])
+}
+
+fn user_item(sub: &str, user_id: Uuid) -> Item {
+    Item::from([
+        (KEY.to_owned(), user_key(user_id)),
+        ("sub".to_owned(), s(sub)),
+    ])
+}
+
+fn session_item(sub: &str, user_id: Uuid, session: Uuid) -> Item {
+    Item::from([
+        (KEY.to_owned(), session_key(session)),
+        ("sub".to_owned(), s(sub)),
+        ("user_id".to_owned(), s(user_id.to_string())),
+        (TTL.to_owned(), n(now() + SESSION_RECORD_LIFETIME.as_secs())),
+    ])
+}
