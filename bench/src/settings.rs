@@ -1,0 +1,70 @@
+//! What a run is: the command line (smoke or full, where the figures go,
+//! whether to build first) and the constants every run shares.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Error;
+
+/// The Rollee JWT: in moto's Secrets Manager, or `ROLLEE_TOKEN`.
+pub const JWT: &str = "eyJ0eXAiOiJKV1QifQ.benchmark.c2ln";
+/// The secret holding [`JWT`].
+pub const SECRET: &str = "rollee/connect/jwt";
+pub const CALLER: &str = "alice"; // the `sub` of the events in events/
+pub const MEMORY_MB: u32 = 128;
+/// Invocations in flight in one process for the concurrency figure.
+pub const IN_FLIGHT: usize = 64;
+/// The sandbox's delay on every call during the concurrency figure.
+pub const UPSTREAM_DELAY: Duration = Duration::from_millis(100);
+/// How long a started function may take to ask for its first event.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Settings {
+    pub smoke: bool,
+    pub inits: usize,
+    pub warm: usize,
+    pub concurrency_for: Duration,
+    pub json: PathBuf,
+    pub build: bool,
+}
+
+impl Settings {
+    /// `[--smoke] [--json PATH] [--skip-build]`.
+    pub fn from_args() -> Result<Settings, Error> {
+        let mut args = std::env::args().skip(1);
+        let mut smoke = false;
+        let mut build = true;
+        let mut json = None;
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--smoke" => smoke = true,
+                "--skip-build" => build = false,
+                "--json" => json = args.next().map(PathBuf::from),
+                other => {
+                    return Err(format!(
+                        "unknown argument {other}; use --smoke, --skip-build, --json PATH"
+                    )
+                    .into());
+                }
+            }
+        }
+        let default_json = if smoke {
+            "target/bench-smoke.json"
+        } else {
+            "bench/results.json"
+        };
+        Ok(Settings {
+            smoke,
+            inits: if smoke { 3 } else { 20 },
+            warm: if smoke { 40 } else { 2000 },
+            concurrency_for: Duration::from_secs(if smoke { 1 } else { 5 }),
+            json: json.unwrap_or_else(|| root().join(default_json)),
+            build,
+        })
+    }
+}
+
+/// The workspace's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}

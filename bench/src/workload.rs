@@ -1,0 +1,224 @@
+//! The functions under test and what they are given: their release
+//! `bootstrap`s, started the way Lambda starts them, the events each
+//! invocation sends, and one checked invocation.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use rollee_harness::moto::Moto;
+use rollee_harness::runtime_api::Bootstrap;
+use rollee_sandbox::Sandbox;
+use rollee_shared::flow;
+use rollee_shared::request::Caller;
+use rollee_shared::rollee::RolleeClient;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::Error;
+use crate::settings::{CALLER, JWT, SECRET, root};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Hello,
+    CreateUser,
+    NewSession,
+    RefreshUrl,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Hello,
+        Kind::CreateUser,
+        Kind::NewSession,
+        Kind::RefreshUrl,
+    ];
+
+    pub fn binary(self) -> &'static str {
+        match self {
+            Kind::Hello => "hello",
+            Kind::CreateUser => "create-user",
+            Kind::NewSession => "new-session",
+            Kind::RefreshUrl => "refresh-url",
+        }
+    }
+
+    fn expected_status(self) -> u64 {
+        match self {
+            Kind::Hello | Kind::RefreshUrl => 200,
+            Kind::CreateUser | Kind::NewSession => 201,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ binaries
+
+pub fn bootstrap(kind: Kind) -> PathBuf {
+    root()
+        .join("target/lambda")
+        .join(kind.binary())
+        .join("bootstrap")
+}
+
+pub fn build(kind: Kind) -> Result<(), Error> {
+    let status = Command::new("cargo")
+        .args(["lambda", "build", "--release", "--bin", kind.binary()])
+        .current_dir(root())
+        .status()?;
+    if !status.success() {
+        return Err(format!(
+            "cargo lambda build --release --bin {} failed",
+            kind.binary()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Every function's `bootstrap` is there.
+pub fn check_built() -> Result<(), Error> {
+    for kind in Kind::ALL {
+        if !bootstrap(kind).is_file() {
+            return Err(format!(
+                "{} is missing: run without --skip-build",
+                bootstrap(kind).display()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ processes
+
+/// The variables every started function gets on top of Lambda's own.
+pub struct Env {
+    runtime_vars: Vec<(String, String)>,
+}
+
+impl Env {
+    /// Rollee is the sandbox; AWS is moto.
+    pub fn new(sandbox: &Sandbox, moto: &Moto) -> Env {
+        Env {
+            runtime_vars: vec![
+                ("ROLLEE_API_URL".into(), sandbox.base_url()),
+                ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
+                ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+                ("AWS_SESSION_TOKEN".into(), "testing".into()),
+            ],
+        }
+    }
+}
+
+/// Where a started function gets its JWT.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum JwtFrom {
+    /// Secrets Manager (moto), as deployed.
+    Secret,
+    /// `ROLLEE_TOKEN`: no secret to fetch, to see what init costs without it.
+    Token,
+}
+
+/// Starts `kind`'s release bootstrap as Lambda would.
+pub async fn start(
+    kind: Kind,
+    env: &Env,
+    jwt: JwtFrom,
+    extra: &[(&str, String)],
+) -> Result<Bootstrap, Error> {
+    let source = match jwt {
+        JwtFrom::Secret => ("ROLLEE_SECRET_ID", SECRET),
+        JwtFrom::Token => ("ROLLEE_TOKEN", JWT),
+    };
+    let mut vars: Vec<(&str, &str)> = env
+        .runtime_vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    vars.push(source);
+    let (path, name) = (bootstrap(kind), kind.binary());
+    Ok(match jwt {
+        JwtFrom::Secret => Bootstrap::start(&path, name, &vars, false).await?,
+        // The functions refuse ROLLEE_TOKEN where AWS_EXECUTION_ENV says they
+        // run in Lambda: for the init without the secret, it is left out (it
+        // changes nothing else the function does).
+        JwtFrom::Token => Bootstrap::start_outside_lambda(&path, name, &vars, false).await?,
+    })
+}
+
+/// One invocation, checked: the API Gateway response the function returned.
+pub async fn invoke(function: &Bootstrap, kind: Kind, event: &Value) -> Result<Value, String> {
+    let response = function.invoke(event, Duration::from_secs(30)).await?;
+    if response["statusCode"].as_u64() == Some(kind.expected_status()) {
+        Ok(response)
+    } else {
+        Err(format!(
+            "statusCode {} body {}",
+            response["statusCode"], response["body"]
+        ))
+    }
+}
+
+// ------------------------------------------------------------------ the requests
+
+fn event(name: &str) -> Result<Value, Error> {
+    Ok(rollee_harness::event(name)?)
+}
+
+/// What each invocation of a function needs: a user to make sessions for, a
+/// chain of Connect URLs to refresh.
+pub struct Work {
+    kind: Kind,
+    template: Value,
+    pub user: Uuid,
+    pub connect_url: Option<String>,
+}
+
+impl Work {
+    pub async fn new(kind: Kind, client: &RolleeClient) -> Result<Work, Error> {
+        let template = match kind {
+            Kind::Hello | Kind::CreateUser => event("create-user")?,
+            Kind::NewSession => event("new-session")?,
+            Kind::RefreshUrl => event("refresh-url")?,
+        };
+        let created = flow::create_user(client, &Caller::new(CALLER), Default::default())
+            .await
+            .map_err(|e| e.detail)?;
+        Ok(Work {
+            kind,
+            template,
+            user: created.user_id,
+            connect_url: Some(created.session.link.to_string()),
+        })
+    }
+
+    pub fn next_event(&self) -> Value {
+        let mut e = self.template.clone();
+        match self.kind {
+            Kind::Hello | Kind::CreateUser => {}
+            Kind::NewSession => {
+                let user = self.user.to_string();
+                e["rawPath"] = format!("/users/{user}/sessions").into();
+                e["pathParameters"]["user_id"] = user.into();
+            }
+            Kind::RefreshUrl => {
+                e["body"] = json!({ "connect_url": self.connect_url })
+                    .to_string()
+                    .into();
+            }
+        }
+        e
+    }
+
+    /// Keeps the refresh chain going: the next refresh uses the URL just returned.
+    pub fn record(&mut self, response: &Value) {
+        if self.kind == Kind::RefreshUrl
+            && let Some(body) = response["body"].as_str()
+            && let Ok(body) = serde_json::from_str::<Value>(body)
+        {
+            self.connect_url = body["connect_url"].as_str().map(str::to_owned);
+        }
+    }
+}
