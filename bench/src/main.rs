@@ -23,11 +23,12 @@ use std::sync::Arc;
 use rollee_harness::moto::Moto;
 use rollee_sandbox::Sandbox;
 use rollee_shared::rollee::{ClientOptions, RolleeClient};
+use rollee_shared::store::Store;
 use rollee_shared::token::{Jwt, TokenSource};
 
 use measure::{Failures, FunctionResult};
 use report::Report;
-use settings::{JWT, SECRET, Settings};
+use settings::{JWT, SECRET, Settings, TABLE};
 use workload::{Env, Kind, Work};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -56,26 +57,37 @@ async fn run() -> Result<bool, Error> {
 
     let moto = Moto::start()?;
     moto.put_secret(SECRET, JWT).await?;
+    moto.create_table(TABLE).await?;
     let sandbox = Arc::new(Sandbox::start(JWT).await?);
     let client = RolleeClient::new(
         sandbox.base_url().parse()?,
         TokenSource::fixed(Jwt::new(JWT)),
         ClientOptions::default(),
     )?;
+    // The table as the functions use it, for setting up callers and for the
+    // direct (upstream) calls.
+    let store = Store::new(
+        aws_sdk_dynamodb::Client::new(&moto.sdk_config().await?),
+        TABLE,
+        10_000,
+    );
     let env = Env::new(&sandbox, &moto);
     let failures = Arc::new(Failures::default());
 
     let mut results = Vec::new();
     for kind in Kind::ALL {
         eprintln!("bench: {} …", kind.binary());
-        let mut work = Work::new(kind, &client).await?;
+        let sub = format!("bench-{}", kind.binary());
+        let mut work = Work::new(kind, &client, &store, sub).await?;
         let init = measure::init(kind, &env, &moto, settings.inits, &failures).await?;
         let serial = measure::invocations(kind, &env, settings.warm, &mut work, &failures).await?;
-        let upstream = measure::upstream(kind, &client, settings.warm, &mut work, &failures).await;
+        let (upstream, table) =
+            measure::upstream(kind, &client, &store, settings.warm, &mut work, &failures).await;
         let concurrency = measure::concurrency(
             kind,
             &env,
             &client,
+            &store,
             &sandbox,
             settings.concurrency_for,
             &failures,
@@ -87,6 +99,7 @@ async fn run() -> Result<bool, Error> {
             init,
             serial,
             upstream,
+            table,
             concurrency,
         });
     }

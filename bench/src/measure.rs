@@ -11,10 +11,12 @@ use rollee_harness::moto::Moto;
 use rollee_sandbox::Sandbox;
 use rollee_shared::flow;
 use rollee_shared::rollee::RolleeClient;
+use rollee_shared::store::Store;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::Error;
-use crate::settings::{CALLER, IN_FLIGHT, INIT_TIMEOUT, SECRET, UPSTREAM_DELAY};
+use crate::settings::{IN_FLIGHT, INIT_TIMEOUT, SECRET, UPSTREAM_DELAY};
 use crate::workload::{Env, JwtFrom, Kind, Work, invoke, start};
 
 /// Everything that went wrong in the run; any entry voids the figures.
@@ -42,8 +44,11 @@ pub struct FunctionResult {
     pub size: u64,
     pub init: Init,
     pub serial: Serial,
-    /// Empty for the floor, which calls nothing.
+    /// The same Rollee and table calls made directly; empty for the floor,
+    /// which calls nothing.
     pub upstream: Vec<Duration>,
+    /// The table's part of each upstream sample.
+    pub table: Vec<Duration>,
     pub concurrency: Concurrency,
 }
 
@@ -140,25 +145,22 @@ pub async fn invocations(
     })
 }
 
-/// The same Rollee calls a function makes, with the same client, straight from
-/// here: what an invocation would cost if the function added nothing.
+/// The same Rollee calls and ownership-table calls a function makes, with the
+/// same clients, straight from here: what an invocation would cost if the
+/// function added nothing. Each sample is (Rollee + table, table alone).
 pub async fn upstream(
     kind: Kind,
     client: &RolleeClient,
+    store: &Store,
     count: usize,
     work: &mut Work,
     failures: &Failures,
-) -> Vec<Duration> {
+) -> (Vec<Duration>, Vec<Duration>) {
     let mut samples = Vec::with_capacity(count);
+    let mut table = Vec::with_capacity(count);
     if kind == Kind::Hello {
-        return samples;
+        return (samples, table);
     }
-    let owner: Map<String, Value> = [
-        (flow::OWNER_KEY.to_owned(), CALLER.into()),
-        ("plan".to_owned(), "gold".into()),
-    ]
-    .into_iter()
-    .collect();
     let user = work.user;
     let mut session = work
         .connect_url
@@ -169,33 +171,97 @@ pub async fn upstream(
     // The functions' chain moved on; start a fresh one for the direct calls.
     if kind == Kind::RefreshUrl {
         match client.new_session(user, client.deadline()).await {
-            Ok(s) => session = s.id,
+            Ok(s) => {
+                session = s.id;
+                if let Err(e) = store.record_session(&work.sub, user, s.id).await {
+                    failures.add(format!("upstream set-up: {e}"));
+                }
+            }
             Err(e) => failures.add(format!("upstream set-up: {e}")),
         }
     }
     for i in 0..count {
-        let started = Instant::now();
-        let outcome = match kind {
-            Kind::Hello => Ok(()),
-            Kind::CreateUser => client
-                .create_user(&owner, client.deadline())
-                .await
-                .map(drop),
-            Kind::NewSession => match client.get_user(user, client.deadline()).await {
-                Ok(_) => client.new_session(user, client.deadline()).await.map(drop),
-                Err(e) => Err(e),
-            },
-            Kind::RefreshUrl => client
-                .refresh_session(session, client.deadline())
-                .await
-                .map(|s| session = s.id),
+        let sub = match kind {
+            Kind::CreateUser => work.fresh_caller(),
+            _ => work.sub.clone(),
         };
+        let started = Instant::now();
+        let (outcome, in_table) = one_upstream(kind, client, store, &sub, user, &mut session).await;
         samples.push(started.elapsed());
+        table.push(in_table);
         if let Err(e) = outcome {
             failures.add(format!("{} upstream #{i}: {e}", kind.binary()));
         }
     }
-    samples
+    (samples, table)
+}
+
+/// One invocation's calls, in the function's order; the time spent in the table.
+async fn one_upstream(
+    kind: Kind,
+    client: &RolleeClient,
+    store: &Store,
+    sub: &str,
+    user: Uuid,
+    session: &mut Uuid,
+) -> (Result<(), String>, Duration) {
+    let mut in_table = Duration::ZERO;
+    macro_rules! table {
+        ($call:expr) => {{
+            let started = Instant::now();
+            let result = $call.await;
+            in_table += started.elapsed();
+            match result {
+                Ok(value) => value,
+                Err(e) => return (Err(e.to_string()), in_table),
+            }
+        }};
+    }
+    let deadline = client.deadline();
+    let outcome = match kind {
+        Kind::Hello => Ok(()),
+        Kind::CreateUser => {
+            let _ = table!(store.count_session(sub));
+            table!(store.caller(sub));
+            let claim = Uuid::new_v4();
+            table!(store.claim(sub, claim));
+            let owner: Map<String, Value> = [(flow::OWNER_KEY.to_owned(), Value::from(sub))]
+                .into_iter()
+                .collect();
+            match client.create_user(&owner, deadline).await {
+                Ok(created) => {
+                    let first = created.session.map(|s| s.id);
+                    table!(store.complete(sub, claim, created.id, first));
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Kind::NewSession => {
+            let _ = table!(store.count_session(sub));
+            table!(store.owner_of_user(user));
+            match client.new_session(user, deadline).await {
+                Ok(s) => {
+                    table!(store.record_session(sub, user, s.id));
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Kind::RefreshUrl => {
+            let _ = table!(store.count_session(sub));
+            table!(store.session(*session));
+            match client.refresh_session(*session, deadline).await {
+                Ok(s) => {
+                    *session = s.id;
+                    table!(store.record_session(sub, user, s.id));
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    (outcome, in_table)
 }
 
 /// [`IN_FLIGHT`] streams of invocations into one process for `duration`, with
@@ -204,6 +270,7 @@ pub async fn concurrency(
     kind: Kind,
     env: &Env,
     client: &RolleeClient,
+    store: &Store,
     sandbox: &Sandbox,
     duration: Duration,
     failures: &Arc<Failures>,
@@ -211,10 +278,11 @@ pub async fn concurrency(
     let concurrency = [("AWS_LAMBDA_MAX_CONCURRENCY", IN_FLIGHT.to_string())];
     let function = Arc::new(start(kind, env, JwtFrom::Secret, &concurrency).await?);
     function.init(INIT_TIMEOUT).await?;
-    // Each in-flight stream has its own user and refresh chain.
+    // Each in-flight stream has its own caller, user and refresh chain.
     let mut streams = Vec::with_capacity(IN_FLIGHT);
-    for _ in 0..IN_FLIGHT {
-        streams.push(Work::new(kind, client).await?);
+    for n in 0..IN_FLIGHT {
+        let sub = format!("bench-{}-stream-{n}", kind.binary());
+        streams.push(Work::new(kind, client, store, sub).await?);
     }
     sandbox.set_latency(UPSTREAM_DELAY);
     let ok = Arc::new(AtomicUsize::new(0));

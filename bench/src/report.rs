@@ -43,6 +43,7 @@ struct Figures {
     warm_p99: f64,
     upstream_p50: Option<f64>,
     upstream_p99: Option<f64>,
+    table_p50: Option<f64>,
     rss_kib: u64,
     rss_mb: f64,
     size_mb: f64,
@@ -71,6 +72,7 @@ impl Figures {
             warm_p99: ms(percentile(&r.serial.warm, 0.99)),
             upstream_p50: upstream.map(|u| ms(percentile(u, 0.5))),
             upstream_p99: upstream.map(|u| ms(percentile(u, 0.99))),
+            table_p50: (!r.table.is_empty()).then(|| ms(percentile(&r.table, 0.5))),
             rss_kib,
             rss_mb: rss_kib as f64 / 1024.0,
             size_mb: r.size as f64 / 1_048_576.0,
@@ -124,8 +126,8 @@ impl<'a> Report<'a> {
             ms(self.secret_round_trip)
         ));
         line(String::new());
-        line("| function | size MB | init p50 / p90 ms | init w/o secret p50 ms | 1st invoke ms | warm p50 / p99 ms | upstream p50 / p99 ms | overhead p50 / p99 ms | peak RSS MB | req/s @64 (errors) | RSS @64 MB |".into());
-        line("|---|---|---|---|---|---|---|---|---|---|---|".into());
+        line("| function | size MB | init p50 / p90 ms | init w/o secret p50 ms | 1st invoke ms | warm p50 / p99 ms | upstream (Rollee + table) p50 / p99 ms | of which table p50 ms | overhead p50 / p99 ms | peak RSS MB | req/s @64 (errors) | RSS @64 MB |".into());
+        line("|---|---|---|---|---|---|---|---|---|---|---|---|".into());
         for r in self.results {
             let f = Figures::of(r);
             let (up, over) = match (f.upstream_p50, f.upstream_p99) {
@@ -135,11 +137,12 @@ impl<'a> Report<'a> {
                 ),
                 _ => ("–".into(), "–".into()),
             };
+            let table = f.table_p50.map_or("–".to_owned(), |t| format!("{t:.3}"));
             let no_secret = f
                 .init_token_p50
                 .map_or("–".to_owned(), |t| format!("{t:.2}"));
             line(format!(
-                "| {} | {:.2} | {:.2} / {:.2} | {no_secret} | {:.2} | {:.3} / {:.3} | {up} | {over} | {:.1} | {:.0} ({}) | {:.1} |",
+                "| {} | {:.2} | {:.2} / {:.2} | {no_secret} | {:.2} | {:.3} / {:.3} | {up} | {table} | {over} | {:.1} | {:.0} ({}) | {:.1} |",
                 r.kind.binary(),
                 f.size_mb,
                 f.init_p50,
@@ -250,6 +253,7 @@ impl<'a> Report<'a> {
                     "first_invocation_ms": f.first,
                     "warm_ms": {"p50": f.warm_p50, "p99": f.warm_p99, "samples": r.serial.warm.len()},
                     "upstream_ms": {"p50": f.upstream_p50, "p99": f.upstream_p99, "samples": r.upstream.len()},
+                    "table_ms": {"p50": f.table_p50},
                     "overhead_ms": {
                         "p50": f.upstream_p50.map(|u| f.warm_p50 - u),
                         "p99": f.upstream_p99.map(|u| f.warm_p99 - u),

@@ -10,7 +10,8 @@ use crate::Error;
 pub const JWT: &str = "eyJ0eXAiOiJKV1QifQ.benchmark.c2ln";
 /// The secret holding [`JWT`].
 pub const SECRET: &str = "rollee/connect/jwt";
-pub const CALLER: &str = "alice"; // the `sub` of the events in events/
+/// The ownership table the functions are given, on moto.
+pub const TABLE: &str = "ownership";
 pub const MEMORY_MB: u32 = 128;
 /// Invocations in flight in one process for the concurrency figure.
 pub const IN_FLIGHT: usize = 64;

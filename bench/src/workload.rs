@@ -12,11 +12,12 @@ use rollee_sandbox::Sandbox;
 use rollee_shared::flow;
 use rollee_shared::request::Caller;
 use rollee_shared::rollee::RolleeClient;
+use rollee_shared::store::Store;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Error;
-use crate::settings::{CALLER, JWT, SECRET, root};
+use crate::settings::{JWT, SECRET, TABLE, root};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -97,11 +98,14 @@ pub struct Env {
 }
 
 impl Env {
-    /// Rollee is the sandbox; AWS is moto.
+    /// Rollee is the sandbox; AWS is moto (the secret and the ownership table).
     pub fn new(sandbox: &Sandbox, moto: &Moto) -> Env {
         Env {
             runtime_vars: vec![
                 ("ROLLEE_API_URL".into(), sandbox.base_url()),
+                ("OWNERSHIP_TABLE".into(), TABLE.into()),
+                // Each caller makes thousands of sessions a minute here.
+                ("SESSIONS_PER_CALLER_PER_MINUTE".into(), "10000".into()),
                 ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
                 ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
                 ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
@@ -167,35 +171,61 @@ fn event(name: &str) -> Result<Value, Error> {
     Ok(rollee_harness::event(name)?)
 }
 
-/// What each invocation of a function needs: a user to make sessions for, a
-/// chain of Connect URLs to refresh.
+/// What each invocation of a function needs: a caller (the `sub` of its
+/// events) with its user to make sessions for, a chain of Connect URLs to
+/// refresh; for `create-user`, a new caller each time, so that each
+/// invocation creates a user.
 pub struct Work {
     kind: Kind,
     template: Value,
+    pub sub: String,
     pub user: Uuid,
     pub connect_url: Option<String>,
+    /// Callers made up for `create-user` so far.
+    created: usize,
 }
 
 impl Work {
-    pub async fn new(kind: Kind, client: &RolleeClient) -> Result<Work, Error> {
+    /// `sub`'s user, found or created through the table as the functions do.
+    pub async fn new(
+        kind: Kind,
+        client: &RolleeClient,
+        store: &Store,
+        sub: String,
+    ) -> Result<Work, Error> {
         let template = match kind {
             Kind::Hello | Kind::CreateUser => event("create-user")?,
             Kind::NewSession => event("new-session")?,
             Kind::RefreshUrl => event("refresh-url")?,
         };
-        let created = flow::create_user(client, &Caller::new(CALLER), Default::default())
-            .await
-            .map_err(|e| e.detail)?;
+        let found =
+            flow::find_or_create_user(client, store, &Caller::new(&sub), Default::default())
+                .await
+                .map_err(|e| format!("{}: {}", e.detail, e.cause.unwrap_or_default()))?;
         Ok(Work {
             kind,
             template,
-            user: created.user_id,
-            connect_url: Some(created.session.link.to_string()),
+            sub,
+            user: found.user_id,
+            connect_url: Some(found.session.link.to_string()),
+            created: 0,
         })
     }
 
-    pub fn next_event(&self) -> Value {
+    /// The next caller `create-user` has never seen.
+    pub fn fresh_caller(&mut self) -> String {
+        self.created += 1;
+        format!("{}-{}", self.sub, self.created)
+    }
+
+    pub fn next_event(&mut self) -> Value {
         let mut e = self.template.clone();
+        let sub = match self.kind {
+            Kind::Hello => self.sub.clone(),
+            Kind::CreateUser => self.fresh_caller(),
+            Kind::NewSession | Kind::RefreshUrl => self.sub.clone(),
+        };
+        e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = sub.into();
         match self.kind {
             Kind::Hello | Kind::CreateUser => {}
             Kind::NewSession => {
