@@ -1,21 +1,25 @@
-//! `cargo run --release -p bench [-- --smoke] [--json PATH] [--skip-build]`
+//! `cargo run --release -p bench [-- --smoke] [--json PATH] [--skip-build] [--table fast|moto]`
 //!
 //! Builds each function with `cargo lambda build --release`, plus a
 //! hello-world `lambda_http` function (the floor), and runs every `bootstrap`
 //! the way Lambda does: this process serves the Lambda Runtime API on
 //! 127.0.0.1, sets the variables Lambda sets, and the functions read their JWT
-//! from moto's Secrets Manager and call the local Rollee sandbox. Everything is
+//! from moto's Secrets Manager, keep their ownership table in an in-process
+//! stand-in (or moto's DynamoDB with `--table moto`, see [`table`]) and call
+//! the local Rollee sandbox. Everything is
 //! measured from outside the function process. A run in which any invocation
 //! failed reports no figures and says which failed.
 //!
 //! - [`settings`]: the command line and the constants of a run;
 //! - [`workload`]: the functions, started as Lambda would, and their events;
 //! - [`measure`]: init, invocations, upstream, concurrency, percentiles;
+//! - [`table`]: the in-process stand-in for the ownership table;
 //! - [`report`]: the tables, the targets and `results.json`.
 
 mod measure;
 mod report;
 mod settings;
+mod table;
 mod workload;
 
 use std::sync::Arc;
@@ -28,7 +32,8 @@ use rollee_shared::token::{Jwt, TokenSource};
 
 use measure::{Failures, FunctionResult};
 use report::Report;
-use settings::{JWT, SECRET, Settings, TABLE};
+use settings::{JWT, SECRET, Settings, TABLE, TableChoice};
+use table::FastTable;
 use workload::{Env, Kind, Work};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -58,6 +63,11 @@ async fn run() -> Result<bool, Error> {
     let moto = Moto::start()?;
     moto.put_secret(SECRET, JWT).await?;
     moto.create_table(TABLE).await?;
+    let fast = match settings.table {
+        TableChoice::Fast => Some(FastTable::start().await?),
+        TableChoice::Moto => None,
+    };
+    let table_endpoint = fast.as_ref().map(FastTable::endpoint);
     let sandbox = Arc::new(Sandbox::start(JWT).await?);
     let client = RolleeClient::new(
         sandbox.base_url().parse()?,
@@ -66,12 +76,17 @@ async fn run() -> Result<bool, Error> {
     )?;
     // The table as the functions use it, for setting up callers and for the
     // direct (upstream) calls.
+    let sdk_config = moto.sdk_config().await?;
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config);
+    if let Some(endpoint) = &table_endpoint {
+        dynamodb = dynamodb.endpoint_url(endpoint);
+    }
     let store = Store::new(
-        aws_sdk_dynamodb::Client::new(&moto.sdk_config().await?),
+        aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
         TABLE,
         10_000,
     );
-    let env = Env::new(&sandbox, &moto);
+    let env = Env::new(&sandbox, &moto, table_endpoint.as_deref());
     let failures = Arc::new(Failures::default());
 
     let mut results = Vec::new();

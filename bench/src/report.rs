@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Error;
 use crate::measure::{FunctionResult, percentile};
-use crate::settings::{IN_FLIGHT, MEMORY_MB, Settings, UPSTREAM_DELAY};
+use crate::settings::{IN_FLIGHT, MEMORY_MB, Settings, TableChoice, UPSTREAM_DELAY};
 use crate::workload::Kind;
 
 /// Says which invocations failed and that no figures are reported.
@@ -125,6 +125,10 @@ impl<'a> Report<'a> {
             UPSTREAM_DELAY,
             ms(self.secret_round_trip)
         ));
+        line(match s.table {
+            TableChoice::Fast => "ownership table: the in-process stand-in (our side alone; `--table moto` for moto's DynamoDB)".into(),
+            TableChoice::Moto => "ownership table: moto's DynamoDB (its milliseconds per call dominate)".into(),
+        });
         line(String::new());
         line("| function | size MB | init p50 / p90 ms | init w/o secret p50 ms | 1st invoke ms | warm p50 / p99 ms | upstream (Rollee + table) p50 / p99 ms | of which table p50 ms | overhead p50 / p99 ms | peak RSS MB | req/s @64 (errors) | RSS @64 MB |".into());
         line("|---|---|---|---|---|---|---|---|---|---|---|---|".into());
@@ -279,6 +283,7 @@ impl<'a> Report<'a> {
         json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "smoke": self.settings.smoke,
+            "table": format!("{:?}", self.settings.table).to_lowercase(),
             "machine": machine(),
             "secret_round_trip_ms": ms(self.secret_round_trip),
             "memory_mb_setting": MEMORY_MB,

@@ -20,8 +20,18 @@ pub const UPSTREAM_DELAY: Duration = Duration::from_millis(100);
 /// How long a started function may take to ask for its first event.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Which ownership table the functions get (see [`crate::table`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TableChoice {
+    /// The in-process stand-in: our side alone.
+    Fast,
+    /// moto's DynamoDB.
+    Moto,
+}
+
 pub struct Settings {
     pub smoke: bool,
+    pub table: TableChoice,
     pub inits: usize,
     pub warm: usize,
     pub concurrency_for: Duration,
@@ -30,20 +40,28 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `[--smoke] [--json PATH] [--skip-build]`.
+    /// `[--smoke] [--json PATH] [--skip-build] [--table fast|moto]`.
     pub fn from_args() -> Result<Settings, Error> {
         let mut args = std::env::args().skip(1);
         let mut smoke = false;
         let mut build = true;
         let mut json = None;
+        let mut table = TableChoice::Fast;
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => smoke = true,
                 "--skip-build" => build = false,
                 "--json" => json = args.next().map(PathBuf::from),
+                "--table" => {
+                    table = match args.next().as_deref() {
+                        Some("fast") => TableChoice::Fast,
+                        Some("moto") => TableChoice::Moto,
+                        _ => return Err("--table takes fast or moto".into()),
+                    }
+                }
                 other => {
                     return Err(format!(
-                        "unknown argument {other}; use --smoke, --skip-build, --json PATH"
+                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto"
                     )
                     .into());
                 }
@@ -56,6 +74,7 @@ impl Settings {
         };
         Ok(Settings {
             smoke,
+            table,
             inits: if smoke { 3 } else { 20 },
             warm: if smoke { 40 } else { 2000 },
             concurrency_for: Duration::from_secs(if smoke { 1 } else { 5 }),

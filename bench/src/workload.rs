@@ -98,9 +98,10 @@ pub struct Env {
 }
 
 impl Env {
-    /// Rollee is the sandbox; AWS is moto (the secret and the ownership table).
-    pub fn new(sandbox: &Sandbox, moto: &Moto) -> Env {
-        Env {
+    /// Rollee is the sandbox; AWS is moto, but for the ownership table when
+    /// `table` names another endpoint.
+    pub fn new(sandbox: &Sandbox, moto: &Moto, table: Option<&str>) -> Env {
+        let mut env = Env {
             runtime_vars: vec![
                 ("ROLLEE_API_URL".into(), sandbox.base_url()),
                 ("OWNERSHIP_TABLE".into(), TABLE.into()),
@@ -111,7 +112,13 @@ impl Env {
                 ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
                 ("AWS_SESSION_TOKEN".into(), "testing".into()),
             ],
+        };
+        if let Some(endpoint) = table {
+            // The SDK's service-specific override.
+            env.runtime_vars
+                .push(("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.to_owned()));
         }
+        env
     }
 }
 
