@@ -100,7 +100,7 @@ pub enum Fault {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub method: String,
-    /// Path and query, without the API prefix.
+    /// The path without the API prefix (`/api/v0.3/token/refresh` whole).
     pub path: String,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
