@@ -256,4 +256,18 @@ fn the_function_timeout_leaves_room_for_the_rollee_budget_and_sits_under_api_gat
         "budget {budget} s, function timeout {timeout} s"
     );
     assert!(timeout < 30, "function timeout {timeout} s");
+
+    // The rotation function: createSecret's Rollee budget and its four
+    // Secrets Manager calls fit, whatever each takes.
+    let t = template();
+    let (_, rotation, _) = functions(&t)
+        .into_iter()
+        .find(|(_, _, m)| binary_of(m) == ROTATION_BINARY)
+        .unwrap();
+    let rotation_timeout = rotation["Timeout"].as_u64().unwrap();
+    let secrets = rollee_shared::aws::SECRET_CALL_TIMEOUT.as_secs();
+    assert!(
+        budget + 4 * secrets < rotation_timeout,
+        "rotation timeout {rotation_timeout} s"
+    );
 }
