@@ -290,14 +290,19 @@ async fn a_full_rotation_stores_rollees_new_jwt_as_current_and_keeps_the_old_as_
 }
 
 #[tokio::test]
-async fn every_step_may_be_repeated_a_json_secret_keeps_its_shape_and_the_refresh_path_is_configurable()
+async fn every_step_may_be_repeated_a_json_secret_keeps_its_shape_the_refresh_path_is_configurable_and_trace_leaks_nothing()
  {
     let old = jwt_in_days(10);
     let value = json!({"token": old, "account": "acme"}).to_string();
+    // At TRACE: whatever the libraries log (the SDK's PutSecretValue carries
+    // the new JWT) must not carry a JWT either.
     let rig = rig(
         &value,
         &old,
-        &[("ROLLEE_TOKEN_REFRESH_PATH", "/api/v0.3/token/refresh")],
+        &[
+            ("ROLLEE_TOKEN_REFRESH_PATH", "/api/v0.3/token/refresh"),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ],
     )
     .await;
     // Rollee revokes the old JWT when it issues a new one (one of the two
@@ -331,6 +336,7 @@ async fn every_step_may_be_repeated_a_json_secret_keeps_its_shape_and_the_refres
         ]
     );
     let (logs, _) = rig.finish();
+    assert!(logs.contains(r#""level":"TRACE""#), "TRACE was not on");
     assert!(
         logs.contains("AlreadyCreated") && logs.contains("AlreadyCurrent"),
         "{logs}"
