@@ -305,6 +305,11 @@ impl TokenSource {
         }
     }
 
+    /// Whether a 401 can lead to another JWT: not for a fixed one.
+    pub fn rereads(&self) -> bool {
+        self.inner.reader.rereads()
+    }
+
     fn held(&self) -> MutexGuard<'_, Held> {
         // Nothing panics while holding it; were it poisoned, the JWT is still good.
         self.inner

@@ -70,7 +70,7 @@ pub enum RolleeError {
     Status { status: u16 },
     #[error("Rollee's answer could not be understood: {0}")]
     Malformed(&'static str),
-    #[error("Rollee rejected the JWT, also after re-reading it")]
+    #[error("Rollee rejected the JWT (after re-reading it, where it can be re-read)")]
     Unauthorized,
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -285,7 +285,13 @@ impl RolleeClient {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             progress.time_for_a_retry = deadline.saturating_duration_since(Instant::now())
                 > self.options.retry_pause * 2 + self.options.connect_timeout;
-            let decision = retry::decide(&attempt, endpoint.idempotent, progress);
+            let decision = match retry::decide(&attempt, endpoint.idempotent, progress) {
+                // A JWT that is never re-read (the rotation's, ROLLEE_TOKEN): a 401 is final.
+                Decision::Reauthenticate if !self.tokens.rereads() => {
+                    Decision::Fail(RolleeError::Unauthorized)
+                }
+                decision => decision,
+            };
             log(endpoint, &attempt, &decision, elapsed_ms);
             match decision {
                 Decision::Accept => {
