@@ -663,7 +663,7 @@ mod tests {
     #[tokio::test]
     async fn a_jwt_past_its_maximum_age_is_reread_first_and_kept_when_the_read_fails() {
         let policy = TokenPolicy {
-            max_age: Duration::from_millis(50),
+            max_age: Duration::from_millis(400),
             ..TokenPolicy::default()
         };
         let source = scripted("eyJold.a.b", policy);
@@ -671,7 +671,7 @@ mod tests {
         assert_eq!(reads(&source), 0, "young: no read");
 
         set_secret(&source, Ok("eyJnew.a.b"));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
         let fresh = source.current().await;
         assert_eq!(fresh.jwt.expose(), "eyJnew.a.b");
         assert_eq!(reads(&source), 1);
@@ -680,14 +680,14 @@ mod tests {
 
         // Secrets Manager fails: the held JWT is used, the next try waits a max age.
         set_secret(&source, Err(()));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
         assert_eq!(source.current().await.jwt.expose(), "eyJnew.a.b");
         assert_eq!(source.current().await.jwt.expose(), "eyJnew.a.b");
         assert_eq!(reads(&source), 2);
 
         // A 401 after a max-age read that found a new JWT: that JWT, no read.
         set_secret(&source, Ok("eyJnewer.a.b"));
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
         let before = CurrentToken {
             jwt: Jwt::new("eyJnew.a.b"),
             generation: fresh.generation,
