@@ -54,7 +54,7 @@ impl State {
     {
         let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
         let sdk_config = sdk_config(&http).await;
-        let tokens = TokenSource::load(&config.token, &sdk_config).await?;
+        let tokens = TokenSource::load(&config.token, config.token_policy, &sdk_config).await?;
         let store = Store::new(
             aws_sdk_dynamodb::Client::new(&sdk_config),
             config.table.clone(),

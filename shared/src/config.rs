@@ -3,9 +3,11 @@
 //! A missing or contradictory setting stops the function at init with one line
 //! naming the variable, never at the first request.
 
+use std::time::Duration;
+
 use url::Url;
 
-use crate::token::{Jwt, Origin};
+use crate::token::{Jwt, Origin, TokenPolicy};
 
 /// Rollee's published sandbox base.
 pub const SANDBOX_API_URL: &str = "https://api.sand.getrollee.com/api/v0.5";
@@ -16,6 +18,17 @@ pub const VAR_TOKEN: &str = "ROLLEE_TOKEN";
 pub const VAR_DEV_CALLER_SUB: &str = "DEV_CALLER_SUB";
 pub const VAR_TABLE: &str = "OWNERSHIP_TABLE";
 pub const VAR_SESSIONS_PER_MINUTE: &str = "SESSIONS_PER_CALLER_PER_MINUTE";
+pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
+pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
+/// The rotation function's: the path of Rollee's token refresh on the API's host.
+pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
+/// Seconds a function keeps its JWT before re-reading the secret, when not configured.
+pub const DEFAULT_JWT_MAX_AGE_SECONDS: u64 = 300;
+/// At most an hour: the maximum age is how soon every process moves to a
+/// rotated JWT, which must come well before the old one can die.
+pub const JWT_MAX_AGE_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
+/// Days left under which a JWT is logged at WARN, when not configured.
+pub const DEFAULT_JWT_WARN_DAYS: u32 = 14;
 /// Connect sessions one caller may mint per minute, when not configured.
 pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 /// Set by Lambda in every execution environment, and not by `cargo lambda
@@ -23,13 +36,15 @@ pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 6] = [
+pub const VARIABLES: [&str; 8] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TOKEN,
     VAR_DEV_CALLER_SUB,
     VAR_TABLE,
     VAR_SESSIONS_PER_MINUTE,
+    VAR_JWT_MAX_AGE,
+    VAR_JWT_WARN_DAYS,
 ];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
 /// template sets it so that the operator sees which Rollee is used).
@@ -53,6 +68,8 @@ pub struct Config {
     pub table: String,
     /// Connect sessions one caller may mint per minute.
     pub sessions_per_minute: u32,
+    /// The JWT's maximum age, the pace of re-reads after a 401, the warning threshold.
+    pub token_policy: TokenPolicy,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -77,6 +94,15 @@ pub enum ConfigError {
     NoTable,
     #[error("{VAR_SESSIONS_PER_MINUTE} must be a whole number from 1 to 10000")]
     BadQuota,
+    #[error("{VAR_JWT_MAX_AGE} must be a whole number of seconds from 1 to 3600")]
+    BadMaxAge,
+    #[error("{VAR_JWT_WARN_DAYS} must be a whole number of days from 0 to 365")]
+    BadWarnDays,
+    // The value is not echoed, as for the API URL.
+    #[error(
+        "{VAR_TOKEN_REFRESH_PATH} must be an absolute path on the API's host, e.g. /api/v0.5/token/refresh: letters, digits and . _ ~ - / only, no empty or .. segment"
+    )]
+    BadRefreshPath,
     #[error(
         "{0} is set, but this process runs in AWS Lambda ({VAR_EXECUTION_ENV} is set): {0} is for local development only; remove it from the function's configuration"
     )]
@@ -131,14 +157,109 @@ impl Config {
                 .ok_or(ConfigError::BadQuota)?,
         };
 
+        let max_age = match get(VAR_JWT_MAX_AGE)? {
+            None => DEFAULT_JWT_MAX_AGE_SECONDS,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| JWT_MAX_AGE_RANGE.contains(n))
+                .ok_or(ConfigError::BadMaxAge)?,
+        };
+        let token_policy = TokenPolicy {
+            max_age: Duration::from_secs(max_age),
+            warn_days: warn_days(&get)?,
+            ..TokenPolicy::default()
+        };
+
         Ok(Self {
             api_url,
             token,
             dev_caller_sub: get(VAR_DEV_CALLER_SUB)?,
             table,
             sessions_per_minute,
+            token_policy,
         })
     }
+}
+
+fn warn_days(
+    get: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<u32, ConfigError> {
+    match get(VAR_JWT_WARN_DAYS)? {
+        None => Ok(DEFAULT_JWT_WARN_DAYS),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 365)
+            .ok_or(ConfigError::BadWarnDays),
+    }
+}
+
+/// Every variable of ours that [`RotationConfig`] reads.
+pub const ROTATION_VARIABLES: [&str; 3] = [VAR_API_URL, VAR_TOKEN_REFRESH_PATH, VAR_JWT_WARN_DAYS];
+/// What the deployed rotation function needs (both have defaults; the
+/// template sets them so that the operator sees which Rollee and which path).
+pub const ROTATION_REQUIRED_IN_AWS: [&str; 2] = [VAR_API_URL, VAR_TOKEN_REFRESH_PATH];
+
+/// The rotation function's settings. The secret is not one of them: Secrets
+/// Manager names it in every event (and the function's role allows one).
+#[derive(Debug, Clone)]
+pub struct RotationConfig {
+    /// Rollee API base, for the test call with the new JWT.
+    pub api_url: Url,
+    /// Rollee's token refresh: the configured path on the API base's host.
+    /// Rollee's page shows `/api/v0.5/token/refresh` for production and
+    /// `/api/v0.3/token/refresh` for its sandbox; the default is the API
+    /// base's own version (`/api/v0.5/token/refresh` for both default bases).
+    pub refresh_url: Url,
+    /// A new JWT with fewer days left than this is logged at WARN.
+    pub warn_days: u32,
+}
+
+impl RotationConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(v) if v.trim().is_empty() => Err(ConfigError::Empty(name)),
+                Some(v) => Ok(Some(v.trim().to_owned())),
+            }
+        };
+        let api_url = get(VAR_API_URL)?.unwrap_or_else(|| SANDBOX_API_URL.to_owned());
+        let api_url = parse_api_url(&api_url)?;
+        let path = get(VAR_TOKEN_REFRESH_PATH)?
+            .unwrap_or_else(|| format!("{}/token/refresh", api_url.path()));
+        if !is_plain_path(&path) {
+            return Err(ConfigError::BadRefreshPath);
+        }
+        // Only the path is configurable: the JWT goes to the API's own host, nowhere else.
+        let mut refresh_url = api_url.clone();
+        refresh_url.set_path(&path);
+        Ok(Self {
+            api_url,
+            refresh_url,
+            warn_days: warn_days(&get)?,
+        })
+    }
+}
+
+/// `/a/b.c`: absolute, segments of unreserved characters, none empty, `.` or `..`.
+fn is_plain_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    rest.split('/').all(|segment| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
+    })
 }
 
 fn parse_api_url(raw: &str) -> Result<Url, ConfigError> {
@@ -269,6 +390,74 @@ mod tests {
         // The deployed configuration starts; outside Lambda the same settings do.
         config(&[lambda, (VAR_SECRET_ID, "s")]).unwrap();
         config(&[(VAR_TOKEN, "t"), (VAR_DEV_CALLER_SUB, "dev")]).unwrap();
+    }
+
+    #[test]
+    fn the_jwt_policy_has_defaults_in_minutes_and_sane_bounds() {
+        let c = config(&[(VAR_SECRET_ID, "s")]).unwrap();
+        assert_eq!(c.token_policy, TokenPolicy::default());
+        assert_eq!(c.token_policy.max_age, Duration::from_secs(300));
+        let c = config(&[
+            (VAR_SECRET_ID, "s"),
+            (VAR_JWT_MAX_AGE, "60"),
+            (VAR_JWT_WARN_DAYS, "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.token_policy.max_age, Duration::from_secs(60));
+        assert_eq!(c.token_policy.warn_days, 0);
+        for bad in ["0", "3601", "5m", "-1"] {
+            let err = config(&[(VAR_SECRET_ID, "s"), (VAR_JWT_MAX_AGE, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadMaxAge, "{bad}");
+            assert!(err.to_string().starts_with(VAR_JWT_MAX_AGE));
+        }
+        for bad in ["366", "two", "-1"] {
+            let err = config(&[(VAR_SECRET_ID, "s"), (VAR_JWT_WARN_DAYS, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadWarnDays, "{bad}");
+        }
+    }
+
+    fn rotation(vars: &[(&str, &str)]) -> Result<RotationConfig, ConfigError> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        RotationConfig::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn the_token_refresh_is_the_api_versions_path_by_default_and_any_plain_path_on_its_host() {
+        let c = rotation(&[]).unwrap();
+        assert_eq!(
+            c.refresh_url.as_str(),
+            "https://api.sand.getrollee.com/api/v0.5/token/refresh"
+        );
+        assert_eq!(c.warn_days, DEFAULT_JWT_WARN_DAYS);
+        let c = rotation(&[
+            (VAR_API_URL, "https://api.getrollee.com/api/v0.5/"),
+            (VAR_TOKEN_REFRESH_PATH, "/api/v0.3/token/refresh"),
+            (VAR_JWT_WARN_DAYS, "30"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.refresh_url.as_str(),
+            "https://api.getrollee.com/api/v0.3/token/refresh"
+        );
+        assert_eq!(c.api_url.as_str(), "https://api.getrollee.com/api/v0.5");
+        assert_eq!(c.warn_days, 30);
+        for bad in [
+            "token/refresh",
+            "//evil.example/token/refresh",
+            "/api/../token/refresh",
+            "/api//token",
+            "/api/v0.5/token/refresh?x=1",
+            "/api/v0.5/token/refresh#f",
+            "/api/%2e%2e/x",
+            "https://evil.example/token/refresh",
+        ] {
+            let err = rotation(&[(VAR_TOKEN_REFRESH_PATH, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadRefreshPath, "{bad}");
+        }
+        assert_eq!(
+            rotation(&[(VAR_API_URL, "ftp://h")]).unwrap_err(),
+            ConfigError::BadApiUrl
+        );
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `store` → `problem` → `request` → `flow` → `app`.
+//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `problem` → `request` → `flow` → `app`.
 //!
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
 //! - [`http`]: the process's one HTTP client and bounded body reads;
-//! - [`token`]: the Rollee JWT, read from Secrets Manager and re-read on a 401;
-//! - [`config`]: settings from the environment, checked at start;
+//! - [`token`]: the Rollee JWT, read from Secrets Manager, re-read at a maximum age and (paced) on a 401;
+//! - [`config`]: settings from the environment (the serving functions' and the rotation function's), checked at start;
 //! - [`aws`]: the AWS SDK's configuration for a cold start, over our HTTP client;
 //! - [`rollee`]: the typed Rollee client, with its time budget and retry policy;
+//! - [`rotation`]: the Secrets Manager rotation of the JWT secret, with Rollee's token refresh;
 //! - [`store`]: the ownership table (DynamoDB): who owns which user and session, quotas;
 //! - [`problem`]: RFC 9457 problem responses: the error table;
 //! - [`request`]: the caller, the path's `user_id`, the JSON body;
@@ -24,6 +25,7 @@ pub mod link;
 pub mod problem;
 pub mod request;
 pub mod rollee;
+pub mod rotation;
 pub mod store;
 pub mod token;
 

@@ -1,13 +1,17 @@
-//! The Rollee JWT: where it comes from, and a type that cannot leak it by accident.
+//! The Rollee JWT: where it comes from, a type that cannot leak it by accident,
+//! and how a process keeps it fresh (a maximum age, a paced re-read after a 401).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
-use tokio::sync::{Mutex, RwLock};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The Rollee JWT. Debug and Display are redacted; the only way to the value is
-/// [`Jwt::expose`], used where the `Authorization` header is built.
+/// [`Jwt::expose`], used where the `Authorization` header is built and where
+/// the rotation function stores it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Jwt(Arc<str>);
 
@@ -16,8 +20,92 @@ impl Jwt {
         Self(Arc::from(value.into()))
     }
 
+    /// `raw` as a JWT, if it can be one: printable ASCII without spaces, not
+    /// empty (anything else would also make an invalid `Authorization` header,
+    /// found only at the first request). Surrounding whitespace is dropped.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if raw.is_empty() || !raw.chars().all(|c| c.is_ascii_graphic()) {
+            return None;
+        }
+        Some(Self::new(raw))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The `exp` claim of the JWT's payload, when it has one.
+    ///
+    /// Read WITHOUT verifying the signature: Rollee publishes no key to verify
+    /// it with, and nothing here trusts the value for access. It only decides
+    /// what is logged (days left) and whether a refreshed JWT is newer than
+    /// the one it replaces; Rollee alone decides whether a JWT is valid, and a
+    /// JWT without a readable `exp` (or no JWT at all) is used all the same.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        let mut parts = self.0.split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let claims: serde_json::Value = serde_json::from_slice(&base64url(payload)?).ok()?;
+        let exp = claims.get("exp")?;
+        // NumericDate: seconds since the epoch, possibly with a fraction (RFC 7519 §2).
+        let seconds = exp
+            .as_i64()
+            .or_else(|| exp.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
+        OffsetDateTime::from_unix_timestamp(seconds).ok()
+    }
+}
+
+/// Unpadded base64url (RFC 7515 §2), as JWT segments are written.
+fn base64url(segment: &str) -> Option<Vec<u8>> {
+    if segment.contains(['+', '/', '=']) {
+        return None;
+    }
+    let mut standard: String = segment
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !standard.len().is_multiple_of(4) {
+        standard.push('=');
+    }
+    aws_smithy_types::base64::decode(standard).ok()
+}
+
+/// Whole days from `now` to `at` (negative once past), rounded down.
+pub fn days_left(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    (at - now).whole_seconds().div_euclid(86_400)
+}
+
+/// One line saying how long `jwt` has left: WARN under `warn_days` (or
+/// expired), INFO otherwise, INFO "unknown" without a readable `exp`. Never
+/// any part of the JWT itself.
+pub fn log_expiry(jwt: &Jwt, warn_days: u32, what: &'static str) {
+    let Some(exp) = jwt.expires_at() else {
+        tracing::info!(
+            jwt = what,
+            "the Rollee JWT carries no readable expiry (exp): its days left are unknown"
+        );
+        return;
+    };
+    let days = days_left(exp, OffsetDateTime::now_utc());
+    let expires_at = exp.format(&Rfc3339).unwrap_or_default();
+    if days < i64::from(warn_days) {
+        tracing::warn!(
+            jwt = what,
+            days_left = days,
+            %expires_at,
+            warn_days,
+            "the Rollee JWT expires in {days} days: rotate it (README, Deploy: rotation)"
+        );
+    } else {
+        tracing::info!(jwt = what, days_left = days, %expires_at, "the Rollee JWT expires in {days} days");
     }
 }
 
@@ -42,6 +130,34 @@ pub enum Origin {
     Fixed(Jwt),
 }
 
+/// How a process keeps its JWT fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// A JWT read longer ago than this is re-read before the next request
+    /// uses it: after a rotation, every process moves to the new JWT within
+    /// this time even while Rollee still accepts the old one.
+    pub max_age: Duration,
+    /// After a 401, the secret is re-read at most once per this interval per
+    /// process: a storm of 401s is not a storm of secret reads.
+    pub reread_interval: Duration,
+    /// At cold start, fewer days left than this is logged at WARN.
+    pub warn_days: u32,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(300),
+            reread_interval: Duration::from_secs(2),
+            warn_days: 14,
+        }
+    }
+}
+
+/// A read for the maximum age ends within this: the request that makes it
+/// waits for it, and the held JWT is still good if it fails.
+pub const MAX_AGE_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Why the JWT could not be had. Messages never carry the secret's value.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
@@ -53,25 +169,36 @@ pub enum TokenError {
     Malformed { secret_id: String },
 }
 
-/// A JWT together with the generation it belongs to, so that concurrent
-/// requests that all saw a 401 trigger one re-read, not one each.
+/// A JWT together with the generation (the secret read) it comes from, so
+/// that concurrent requests that all saw a 401 share one re-read.
 #[derive(Debug, Clone)]
 pub struct CurrentToken {
     pub jwt: Jwt,
     pub generation: u64,
 }
 
-/// Holds the current JWT and re-reads it from its source on demand.
+/// Holds the current JWT and re-reads it from its source when it is older
+/// than the policy's maximum age, or after a 401 (paced).
 #[derive(Clone)]
 pub struct TokenSource {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    current: RwLock<CurrentToken>,
     reader: Reader,
-    /// Serialises re-reads.
-    reload: Mutex<()>,
+    policy: TokenPolicy,
+    /// Never held across an await.
+    held: std::sync::Mutex<Held>,
+    /// One secret read at a time; a request that finds one under way shares it.
+    reading: tokio::sync::Mutex<()>,
+}
+
+struct Held {
+    token: CurrentToken,
+    /// When the maximum age next asks for a read (after a read, or a failed one).
+    due: Instant,
+    /// The last re-read made after a 401, for the pace.
+    last_reread: Option<Instant>,
 }
 
 /// How the JWT is (re-)read: the resolved [`Origin`].
@@ -81,6 +208,37 @@ enum Reader {
         client: SecretsClient,
         secret_id: String,
     },
+    #[cfg(test)]
+    Scripted(tests::Script),
+}
+
+impl Reader {
+    fn rereads(&self) -> bool {
+        !matches!(self, Reader::Fixed)
+    }
+
+    fn secret_id(&self) -> &str {
+        match self {
+            Reader::Fixed => "ROLLEE_TOKEN",
+            Reader::SecretsManager { secret_id, .. } => secret_id,
+            #[cfg(test)]
+            Reader::Scripted(_) => "scripted",
+        }
+    }
+
+    async fn read(&self) -> Result<Jwt, TokenError> {
+        match self {
+            Reader::SecretsManager { client, secret_id } => {
+                fetch(client, secret_id, "AWSCURRENT").await
+            }
+            #[cfg(test)]
+            Reader::Scripted(script) => script.read().await,
+            Reader::Fixed => Err(TokenError::Unreadable {
+                secret_id: self.secret_id().to_owned(),
+                reason: "a fixed JWT is never re-read".into(),
+            }),
+        }
+    }
 }
 
 impl fmt::Debug for TokenSource {
@@ -88,17 +246,21 @@ impl fmt::Debug for TokenSource {
         let origin = match &self.inner.reader {
             Reader::Fixed => "fixed",
             Reader::SecretsManager { .. } => "Secrets Manager",
+            #[cfg(test)]
+            Reader::Scripted(_) => "scripted",
         };
         f.debug_struct("TokenSource")
             .field("origin", &origin)
+            .field("policy", &self.inner.policy)
             .finish()
     }
 }
 
 impl TokenSource {
-    /// Builds the source and reads the JWT once (cold start).
+    /// Builds the source and reads the JWT once (cold start); logs its days left.
     pub async fn load(
         origin: &Origin,
+        policy: TokenPolicy,
         sdk_config: &aws_config::SdkConfig,
     ) -> Result<Self, TokenError> {
         match origin {
@@ -106,79 +268,168 @@ impl TokenSource {
                 tracing::warn!(
                     "using the Rollee JWT from ROLLEE_TOKEN: for local development only; deployed functions read it from Secrets Manager"
                 );
-                Ok(Self::fixed(jwt.clone()))
+                log_expiry(jwt, policy.warn_days, "current");
+                Ok(Self::new(jwt.clone(), Reader::Fixed, policy))
             }
             Origin::SecretsManager { secret_id } => {
                 let client = SecretsClient::new(sdk_config);
-                let jwt = fetch(&client, secret_id).await?;
+                let jwt = fetch(&client, secret_id, "AWSCURRENT").await?;
                 tracing::info!(secret_id = %secret_id, "read the Rollee JWT from Secrets Manager");
-                Ok(Self::new(
-                    jwt,
-                    Reader::SecretsManager {
-                        client,
-                        secret_id: secret_id.clone(),
-                    },
-                ))
+                log_expiry(&jwt, policy.warn_days, "current");
+                let reader = Reader::SecretsManager {
+                    client,
+                    secret_id: secret_id.clone(),
+                };
+                Ok(Self::new(jwt, reader, policy))
             }
         }
     }
 
     /// A JWT that is never re-read.
     pub fn fixed(jwt: Jwt) -> Self {
-        Self::new(jwt, Reader::Fixed)
+        Self::new(jwt, Reader::Fixed, TokenPolicy::default())
     }
 
-    fn new(jwt: Jwt, reader: Reader) -> Self {
+    fn new(jwt: Jwt, reader: Reader, policy: TokenPolicy) -> Self {
         Self {
             inner: Arc::new(Inner {
-                current: RwLock::new(CurrentToken { jwt, generation: 0 }),
                 reader,
-                reload: Mutex::new(()),
+                policy,
+                held: std::sync::Mutex::new(Held {
+                    token: CurrentToken { jwt, generation: 0 },
+                    due: Instant::now() + policy.max_age,
+                    last_reread: None,
+                }),
+                reading: tokio::sync::Mutex::new(()),
             }),
         }
     }
 
-    pub async fn current(&self) -> CurrentToken {
-        self.inner.current.read().await.clone()
+    /// Whether a 401 can lead to another JWT: not for a fixed one.
+    pub fn rereads(&self) -> bool {
+        self.inner.reader.rereads()
     }
 
-    /// Called after Rollee rejected `rejected`: re-reads the secret once and
-    /// returns a JWT to retry with, or `None` when there is nothing new to try
-    /// (a fixed token, or the secret still holds the rejected JWT).
+    fn held(&self) -> MutexGuard<'_, Held> {
+        // Nothing panics while holding it; were it poisoned, the JWT is still good.
+        self.inner
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The JWT to send. When it is older than the maximum age, this request
+    /// re-reads the secret first, unless another request is already reading
+    /// (then the held JWT is used). If the read fails, the held JWT is kept and
+    /// a warning logged; the next try is one maximum age later.
+    pub async fn current(&self) -> CurrentToken {
+        let token = {
+            let held = self.held();
+            if held.due > Instant::now() || !self.inner.reader.rereads() {
+                return held.token.clone();
+            }
+            held.token.clone()
+        };
+        let Ok(_reading) = self.inner.reading.try_lock() else {
+            return token;
+        };
+        {
+            // A read may have finished between the check and the lock.
+            let held = self.held();
+            if held.token.generation != token.generation || held.due > Instant::now() {
+                return held.token.clone();
+            }
+        }
+        let read = tokio::time::timeout(MAX_AGE_READ_TIMEOUT, self.inner.reader.read()).await;
+        let secret_id = self.inner.reader.secret_id();
+        match read {
+            Ok(Ok(fresh)) => {
+                let (token, changed) = self.store(fresh);
+                if changed {
+                    tracing::info!(secret_id = %secret_id, "the Rollee JWT reached its maximum age; re-read a new one from Secrets Manager");
+                    log_expiry(&token.jwt, self.inner.policy.warn_days, "current");
+                }
+                token
+            }
+            failed => {
+                let reason = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {MAX_AGE_READ_TIMEOUT:?}"),
+                };
+                tracing::warn!(secret_id = %secret_id, %reason, "the Rollee JWT reached its maximum age but the secret could not be re-read; keeping the one held");
+                let mut held = self.held();
+                held.due = Instant::now() + self.inner.policy.max_age;
+                held.token.clone()
+            }
+        }
+    }
+
+    /// Called after Rollee rejected `rejected`: returns a JWT to retry with, or
+    /// `None` when there is nothing new to try (a fixed token, or the secret
+    /// still holds the rejected JWT).
+    ///
+    /// Concurrent callers share one read; and after a 401 the secret is re-read
+    /// at most once per [`TokenPolicy::reread_interval`]: while Rollee keeps
+    /// rejecting a JWT the secret still holds, reading it again for every
+    /// rejected request would only find the same JWT.
     pub async fn reload_after(
         &self,
         rejected: &CurrentToken,
     ) -> Result<Option<CurrentToken>, TokenError> {
-        let Reader::SecretsManager { client, secret_id } = &self.inner.reader else {
+        if !self.inner.reader.rereads() {
             return Ok(None);
-        };
-        let _one_at_a_time = self.inner.reload.lock().await;
-        {
-            let current = self.inner.current.read().await;
-            if current.generation != rejected.generation {
-                // Another request already re-read the secret after the same 401.
-                return Ok((current.jwt != rejected.jwt).then(|| current.clone()));
-            }
         }
-        let fresh = fetch(client, secret_id).await?;
-        let mut current = self.inner.current.write().await;
-        current.generation += 1;
-        let changed = fresh != rejected.jwt;
-        current.jwt = fresh;
+        let _reading = self.inner.reading.lock().await;
+        {
+            let mut held = self.held();
+            if held.token.generation != rejected.generation {
+                // A read finished since this request took its JWT (another
+                // request's 401, or the maximum age): its result is the answer.
+                return Ok((held.token.jwt != rejected.jwt).then(|| held.token.clone()));
+            }
+            let now = Instant::now();
+            if held
+                .last_reread
+                .is_some_and(|at| now.duration_since(at) < self.inner.policy.reread_interval)
+            {
+                return Ok(None);
+            }
+            held.last_reread = Some(now);
+        }
+        let fresh = self.inner.reader.read().await?;
+        let secret_id = self.inner.reader.secret_id();
+        let (token, changed) = self.store(fresh);
         if changed {
             tracing::info!(secret_id = %secret_id, "Rollee rejected the JWT; re-read a new one from Secrets Manager");
-            Ok(Some(current.clone()))
+            log_expiry(&token.jwt, self.inner.policy.warn_days, "current");
+            Ok(Some(token))
         } else {
             tracing::warn!(secret_id = %secret_id, "Rollee rejected the JWT and the secret still holds the same one");
             Ok(None)
         }
     }
+
+    /// Holds `fresh` as a new generation; whether it differs from the JWT held.
+    fn store(&self, fresh: Jwt) -> (CurrentToken, bool) {
+        let mut held = self.held();
+        let changed = held.token.jwt != fresh;
+        held.token = CurrentToken {
+            jwt: fresh,
+            generation: held.token.generation + 1,
+        };
+        held.due = Instant::now() + self.inner.policy.max_age;
+        (held.token.clone(), changed)
+    }
 }
 
-async fn fetch(client: &SecretsClient, secret_id: &str) -> Result<Jwt, TokenError> {
+/// The JWT of the version of `secret_id` that carries `stage`.
+async fn fetch(client: &SecretsClient, secret_id: &str, stage: &str) -> Result<Jwt, TokenError> {
     let output = client
         .get_secret_value()
         .secret_id(secret_id)
+        // What Secrets Manager returns without it, stated: the serving
+        // functions use AWSCURRENT, never a rotation's AWSPENDING.
+        .version_stage(stage)
         .send()
         .await
         .map_err(|e| TokenError::Unreadable {
@@ -198,30 +449,34 @@ async fn fetch(client: &SecretsClient, secret_id: &str) -> Result<Jwt, TokenErro
 }
 
 /// The secret holds the bare JWT, or JSON `{"token": "..."}` (the shape of
-/// Rollee's own `GET /token/refresh` answer, so a rotation job can store it as is).
+/// Rollee's own `GET /token/refresh` answer, so a rotation can store it as is;
+/// other fields are allowed and ignored).
 pub fn parse_secret(raw: &str) -> Option<Jwt> {
     let raw = raw.trim();
-    let token = if raw.starts_with('{') {
+    if raw.starts_with('{') {
         #[derive(serde::Deserialize)]
         struct Wrapped {
             token: String,
         }
-        serde_json::from_str::<Wrapped>(raw).ok()?.token
+        Jwt::parse(&serde_json::from_str::<Wrapped>(raw).ok()?.token)
     } else {
-        raw.to_owned()
-    };
-    let token = token.trim();
-    // A JWT is printable ASCII without spaces; anything else would also make
-    // an invalid Authorization header, found only at the first request.
-    if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
-        return None;
+        Jwt::parse(raw)
     }
-    Some(Jwt::new(token))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A JWT with this payload (header and signature are not read).
+    pub(crate) fn jwt_with_payload(payload: &str) -> Jwt {
+        let encoded = aws_smithy_types::base64::encode(payload)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_");
+        Jwt::new(format!("eyJhbGciOiJIUzI1NiJ9.{encoded}.c2ln"))
+    }
 
     #[test]
     fn debug_and_display_are_redacted() {
@@ -236,6 +491,12 @@ mod tests {
         assert_eq!(parse_secret("eyJa.b.c\n").unwrap().expose(), "eyJa.b.c");
         assert_eq!(
             parse_secret(r#" {"token": "eyJa.b.c"} "#).unwrap().expose(),
+            "eyJa.b.c"
+        );
+        assert_eq!(
+            parse_secret(r#"{"token": "eyJa.b.c", "note": "rotated"}"#)
+                .unwrap()
+                .expose(),
             "eyJa.b.c"
         );
     }
@@ -253,6 +514,213 @@ mod tests {
         ] {
             assert!(parse_secret(raw).is_none(), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn exp_is_read_from_the_payload_and_anything_else_has_none() {
+        let exp = jwt_with_payload(r#"{"sub":"acme","exp":1900000000}"#).expires_at();
+        assert_eq!(exp.unwrap().unix_timestamp(), 1_900_000_000);
+        // A fraction is allowed (NumericDate); `-` and `_` are base64url's.
+        let exp = jwt_with_payload(r#"{"exp":1900000000.5,"n":"??>>"}"#).expires_at();
+        assert_eq!(exp.unwrap().unix_timestamp(), 1_900_000_000);
+        for no_exp in [
+            Jwt::new("local-sandbox-jwt"),
+            Jwt::new("a.b"),
+            Jwt::new("a.b.c.d"),
+            Jwt::new("eyJ.%%%.c"),
+            jwt_with_payload(r#"{"sub":"acme"}"#),
+            jwt_with_payload(r#"{"exp":"tomorrow"}"#),
+            jwt_with_payload("not json"),
+            jwt_with_payload(r#"{"exp":1e300}"#),
+        ] {
+            assert!(no_exp.expires_at().is_none());
+        }
+    }
+
+    #[test]
+    fn days_left_round_down_and_go_negative() {
+        let now = OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap();
+        let at = |s: i64| OffsetDateTime::from_unix_timestamp(1_000_000_000 + s).unwrap();
+        assert_eq!(days_left(at(86_400 * 3 - 1), now), 2);
+        assert_eq!(days_left(at(86_400 * 3), now), 3);
+        assert_eq!(days_left(at(-1), now), -1);
+    }
+
+    /// A secret in memory that counts its reads.
+    pub(super) struct Script {
+        pub(super) value: std::sync::Mutex<Result<Jwt, TokenError>>,
+        pub(super) reads: AtomicUsize,
+        /// How long a read takes: concurrent requests overlap it.
+        pub(super) delay: Duration,
+    }
+
+    impl Script {
+        pub(super) async fn read(&self) -> Result<Jwt, TokenError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.value.lock().unwrap().clone()
+        }
+    }
+
+    fn scripted(jwt: &str, policy: TokenPolicy) -> TokenSource {
+        scripted_with_delay(jwt, policy, Duration::from_millis(5))
+    }
+
+    fn scripted_with_delay(jwt: &str, policy: TokenPolicy, delay: Duration) -> TokenSource {
+        let reader = Reader::Scripted(Script {
+            value: std::sync::Mutex::new(Ok(Jwt::new(jwt))),
+            reads: AtomicUsize::new(0),
+            delay,
+        });
+        TokenSource::new(Jwt::new(jwt), reader, policy)
+    }
+
+    fn script(source: &TokenSource) -> &Script {
+        match &source.inner.reader {
+            Reader::Scripted(s) => s,
+            _ => unreachable!(),
+        }
+    }
+
+    fn reads(source: &TokenSource) -> usize {
+        script(source).reads.load(Ordering::SeqCst)
+    }
+
+    fn set_secret(source: &TokenSource, value: Result<&str, ()>) {
+        *script(source).value.lock().unwrap() =
+            value.map(Jwt::new).map_err(|()| TokenError::Unreadable {
+                secret_id: "scripted".into(),
+                reason: "throttled".into(),
+            });
+    }
+
+    const LONG: Duration = Duration::from_secs(3600);
+
+    /// The issue's storm: Rollee rejects the JWT, the secret still holds it,
+    /// 8 clients keep calling. Before: a secret read per wave of rejected
+    /// requests (the issue measured 427 reads for 423 requests). Now: one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_storm_of_401s_reads_the_secret_once_per_interval() {
+        let policy = TokenPolicy {
+            max_age: LONG,
+            ..TokenPolicy::default()
+        };
+        let source = scripted("eyJrejected.a.b", policy);
+        let started = Instant::now();
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            let source = source.clone();
+            clients.push(tokio::spawn(async move {
+                let mut rejected = 0;
+                while started.elapsed() < Duration::from_millis(300) {
+                    let token = source.current().await;
+                    // Rollee answers 401: the client asks for a new JWT.
+                    assert!(source.reload_after(&token).await.unwrap().is_none());
+                    rejected += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                rejected
+            }));
+        }
+        let mut rejected = 0;
+        for c in clients {
+            rejected += c.await.unwrap();
+        }
+        assert!(rejected > 100, "{rejected} rejected requests");
+        assert_eq!(reads(&source), 1, "{rejected} rejected requests");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_the_interval_a_401_reads_again_and_a_new_jwt_is_shared_by_all_waiting() {
+        let policy = TokenPolicy {
+            max_age: LONG,
+            reread_interval: Duration::from_millis(100),
+            warn_days: 14,
+        };
+        let source = scripted("eyJold.a.b", policy);
+        let old = source.current().await;
+        assert!(source.reload_after(&old).await.unwrap().is_none());
+        assert_eq!(reads(&source), 1);
+
+        // The rotation lands; the next 401s, after the interval, share one read.
+        set_secret(&source, Ok("eyJnew.a.b"));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let old = source.current().await;
+        let mut waiting = Vec::new();
+        for _ in 0..16 {
+            let (source, old) = (source.clone(), old.clone());
+            waiting.push(tokio::spawn(async move {
+                source.reload_after(&old).await.unwrap()
+            }));
+        }
+        for w in waiting {
+            assert_eq!(w.await.unwrap().unwrap().jwt.expose(), "eyJnew.a.b");
+        }
+        assert_eq!(reads(&source), 2);
+        assert_eq!(source.current().await.jwt.expose(), "eyJnew.a.b");
+    }
+
+    #[tokio::test]
+    async fn a_jwt_past_its_maximum_age_is_reread_first_and_kept_when_the_read_fails() {
+        let policy = TokenPolicy {
+            max_age: Duration::from_millis(400),
+            ..TokenPolicy::default()
+        };
+        let source = scripted("eyJold.a.b", policy);
+        assert_eq!(source.current().await.jwt.expose(), "eyJold.a.b");
+        assert_eq!(reads(&source), 0, "young: no read");
+
+        set_secret(&source, Ok("eyJnew.a.b"));
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let fresh = source.current().await;
+        assert_eq!(fresh.jwt.expose(), "eyJnew.a.b");
+        assert_eq!(reads(&source), 1);
+        assert_eq!(source.current().await.jwt.expose(), "eyJnew.a.b");
+        assert_eq!(reads(&source), 1, "young again: no read");
+
+        // Secrets Manager fails: the held JWT is used, the next try waits a max age.
+        set_secret(&source, Err(()));
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(source.current().await.jwt.expose(), "eyJnew.a.b");
+        assert_eq!(source.current().await.jwt.expose(), "eyJnew.a.b");
+        assert_eq!(reads(&source), 2);
+
+        // A 401 after a max-age read that found a new JWT: that JWT, no read.
+        set_secret(&source, Ok("eyJnewer.a.b"));
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        let before = CurrentToken {
+            jwt: Jwt::new("eyJnew.a.b"),
+            generation: fresh.generation,
+        };
+        assert_eq!(source.current().await.jwt.expose(), "eyJnewer.a.b");
+        let retry = source.reload_after(&before).await.unwrap().unwrap();
+        assert_eq!(retry.jwt.expose(), "eyJnewer.a.b");
+        assert_eq!(reads(&source), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_one_request_rereads_an_old_jwt_the_others_do_not_wait() {
+        let policy = TokenPolicy {
+            max_age: Duration::from_millis(20),
+            ..TokenPolicy::default()
+        };
+        let source = scripted_with_delay("eyJold.a.b", policy, Duration::from_millis(500));
+        set_secret(&source, Ok("eyJnew.a.b"));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let reader = {
+            let source = source.clone();
+            tokio::spawn(async move { source.current().await })
+        };
+        while reads(&source) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The reader's read takes 500 ms; meanwhile another request gets the held JWT at once.
+        let started = Instant::now();
+        let other = source.current().await;
+        assert!(started.elapsed() < Duration::from_millis(250));
+        assert_eq!(other.jwt.expose(), "eyJold.a.b");
+        assert_eq!(reader.await.unwrap().jwt.expose(), "eyJnew.a.b");
+        assert_eq!(reads(&source), 1);
     }
 
     #[tokio::test]

@@ -382,7 +382,7 @@ async fn an_https_rollee_may_not_send_http_links() {
 #[tokio::test]
 async fn a_secret_over_the_size_limit_is_unreadable_not_read_whole() {
     use aws_sdk_secretsmanager::config::Credentials;
-    use rollee_shared::token::{Origin, TokenError};
+    use rollee_shared::token::{Origin, TokenError, TokenPolicy};
     let server = MockServer::start().await;
     let huge = format!(
         r#"{{"SecretString": "{}"}}"#,
@@ -403,11 +403,78 @@ async fn a_secret_over_the_size_limit_is_unreadable_not_read_whole() {
         .credentials_provider(Credentials::new("AKID", "secret", None, None, "test"))
         .load()
         .await;
-    let err = TokenSource::load(&origin, &sdk_config).await.unwrap_err();
+    let err = TokenSource::load(&origin, TokenPolicy::default(), &sdk_config)
+        .await
+        .unwrap_err();
     match err {
         TokenError::Unreadable { reason, .. } => {
             assert!(reason.contains("size limit"), "{reason}")
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_token_refresh_gets_the_new_jwt_with_the_current_one_at_the_configured_url() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v0.3/token/refresh"))
+        .and(header("authorization", format!("Bearer {JWT}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": "eyJnew.jwt.c2ln"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = format!("{}/api/v0.3/token/refresh", server.uri())
+        .parse()
+        .unwrap();
+    let fresh = client(&server)
+        .refresh_token(&url, deadline())
+        .await
+        .unwrap();
+    assert_eq!(fresh.expose(), "eyJnew.jwt.c2ln");
+}
+
+#[tokio::test]
+async fn a_token_refresh_is_never_repeated_once_it_may_have_reached_rollee() {
+    // Whether a refresh revokes the JWT it was called with is not published:
+    // a repeat could be refused and the first answer, the new JWT, lost.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v0.5/token/refresh"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = format!("{}/api/v0.5/token/refresh", server.uri())
+        .parse()
+        .unwrap();
+    let c = client(&server);
+    assert!(matches!(
+        c.refresh_token(&url, deadline()).await,
+        Err(RolleeError::Status { status: 503 })
+    ));
+    server.verify().await;
+    server.reset().await;
+
+    // An answer without a usable token is malformed; a 401 is final (a fixed JWT).
+    for body in [json!({}), json!({"token": ""}), json!({"token": "a b"})] {
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        assert!(matches!(
+            c.refresh_token(&url, deadline()).await,
+            Err(RolleeError::Malformed(_))
+        ));
+    }
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert!(matches!(
+        c.refresh_token(&url, deadline()).await,
+        Err(RolleeError::Unauthorized)
+    ));
 }

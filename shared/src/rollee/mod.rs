@@ -20,7 +20,7 @@ pub use parse::{RETRY_AFTER_RANGE, Session, User, parse_retry_after, parse_sessi
 use retry::{Attempt, Decision, Progress};
 
 use crate::http::{self, BodyError, MAX_RESPONSE_BYTES};
-use crate::token::{CurrentToken, TokenError, TokenSource};
+use crate::token::{CurrentToken, Jwt, TokenError, TokenSource};
 
 /// Time limits of every Rollee call. Defaults fit a 25 s function timeout,
 /// itself under API Gateway's 30 s: at most two attempts and one secret
@@ -70,7 +70,7 @@ pub enum RolleeError {
     Status { status: u16 },
     #[error("Rollee's answer could not be understood: {0}")]
     Malformed(&'static str),
-    #[error("Rollee rejected the JWT, also after re-reading it")]
+    #[error("Rollee rejected the JWT (after re-reading it, where it can be re-read)")]
     Unauthorized,
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -127,6 +127,17 @@ const REFRESH_SESSION: Endpoint = Endpoint {
     method: Method::POST,
     path: "/sessions/{id}/refresh",
     idempotent: true,
+};
+
+/// `GET /token/refresh` → `{"token": "NEW_JWT"}` (published). Its path is
+/// configured (`ROLLEE_TOKEN_REFRESH_PATH`): this one names it in logs. Not
+/// repeated once it may have reached Rollee: whether a refresh revokes the
+/// JWT it was called with is not published, and if it does, a repeat would
+/// be refused and the first answer, the only valid JWT, lost.
+const TOKEN_REFRESH: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/token/refresh",
+    idempotent: false,
 };
 
 #[derive(Clone, Debug)]
@@ -201,6 +212,21 @@ impl RolleeClient {
         Ok(session)
     }
 
+    /// A new JWT from Rollee's token refresh at `url`, called with this
+    /// client's JWT (the rotation function's; see [`TOKEN_REFRESH`]).
+    pub async fn refresh_token(&self, url: &Url, deadline: Instant) -> Result<Jwt, RolleeError> {
+        let value = self
+            .call_at(&TOKEN_REFRESH, url.as_str(), None, deadline)
+            .await?;
+        value
+            .get("token")
+            .and_then(Value::as_str)
+            .and_then(Jwt::parse)
+            .ok_or(RolleeError::Malformed(
+                "the token refresh answer has no usable token",
+            ))
+    }
+
     /// A link that goes to the app must be one a web view may open: `https`,
     /// or `http` only when Rollee itself is reached over `http` (a local
     /// stand-in). Anything else (`javascript:`, `file:`, `data:`…) is refused.
@@ -227,6 +253,17 @@ impl RolleeClient {
             path = path.replace("{id}", &id.to_string());
         }
         let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
+        self.call_at(endpoint, &url, body, deadline).await
+    }
+
+    /// [`RolleeClient::call`] at a URL of the caller's.
+    async fn call_at(
+        &self,
+        endpoint: &Endpoint,
+        url: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<Value, RolleeError> {
         let name = endpoint.path;
         let mut token = self.tokens.current().await;
         let mut progress = Progress::default();
@@ -239,7 +276,7 @@ impl RolleeClient {
             let attempt = self
                 .attempt(
                     &endpoint.method,
-                    &url,
+                    url,
                     body,
                     &token,
                     remaining.min(self.options.attempt_timeout),
@@ -248,7 +285,13 @@ impl RolleeClient {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             progress.time_for_a_retry = deadline.saturating_duration_since(Instant::now())
                 > self.options.retry_pause * 2 + self.options.connect_timeout;
-            let decision = retry::decide(&attempt, endpoint.idempotent, progress);
+            let decision = match retry::decide(&attempt, endpoint.idempotent, progress) {
+                // A JWT that is never re-read (the rotation's, ROLLEE_TOKEN): a 401 is final.
+                Decision::Reauthenticate if !self.tokens.rereads() => {
+                    Decision::Fail(RolleeError::Unauthorized)
+                }
+                decision => decision,
+            };
             log(endpoint, &attempt, &decision, elapsed_ms);
             match decision {
                 Decision::Accept => {

@@ -10,6 +10,10 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use rollee_shared::http;
 use rollee_shared::rollee::ClientOptions;
 
+/// The rotation function moto is told about (it never runs it).
+pub const ROTATION_FUNCTION_ARN: &str =
+    "arn:aws:lambda:eu-west-1:123456789012:function:rotate-token";
+
 pub struct Moto {
     /// A watchdog around `moto_server` that stops it when this pipe closes:
     /// when the Moto is dropped, or the process holding it exits in any way.
@@ -129,6 +133,58 @@ impl Moto {
                 .map_err(|e| DisplayErrorContext(&e).to_string())?;
         }
         Ok(())
+    }
+
+    /// Starts a rotation of `secret` the way Secrets Manager does before it
+    /// invokes the rotation function's `createSecret`: rotation enabled, and
+    /// a new, empty version staged AWSPENDING. Returns that version's id, the
+    /// `ClientRequestToken` of the four steps.
+    ///
+    /// moto 5.2.5 cannot invoke a rotation function without Docker. Its
+    /// RotateSecret given a function ARN enables rotation and stages the empty
+    /// version, then fails to find the function, an error expected here
+    /// (without an ARN it would move AWSCURRENT to the empty version at once).
+    /// The state it leaves is checked, not trusted.
+    pub async fn start_rotation(&self, secret: &str) -> Result<String, String> {
+        use aws_sdk_secretsmanager::types::RotationRulesType;
+        let client = self.client().await?;
+        let token = uuid::Uuid::new_v4().to_string();
+        let started = client
+            .rotate_secret()
+            .secret_id(secret)
+            .client_request_token(&token)
+            .rotation_lambda_arn(ROTATION_FUNCTION_ARN)
+            .rotation_rules(
+                RotationRulesType::builder()
+                    .automatically_after_days(7)
+                    .build(),
+            )
+            .send()
+            .await;
+        if let Err(e) = started {
+            let e = DisplayErrorContext(&e).to_string();
+            if !e.contains("Resource not found for ARN") {
+                return Err(format!("RotateSecret: {e}"));
+            }
+        }
+        let described = client
+            .describe_secret()
+            .secret_id(secret)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let stages = described
+            .version_ids_to_stages()
+            .and_then(|v| v.get(&token))
+            .cloned()
+            .unwrap_or_default();
+        if described.rotation_enabled() != Some(true) || stages != ["AWSPENDING"] {
+            return Err(format!(
+                "moto left another state than Secrets Manager's at the start of a rotation: enabled {:?}, version {token} staged {stages:?}",
+                described.rotation_enabled()
+            ));
+        }
+        Ok(token)
     }
 
     /// A Secrets Manager client, to create and rotate secrets.

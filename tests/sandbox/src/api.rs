@@ -48,7 +48,13 @@ pub(crate) async fn handle(
     if let Some(rest) = path.strip_prefix("/_sandbox/") {
         return Ok(control(&shared, &parts.method, rest, &body));
     }
-    let Some(api_path) = path.strip_prefix(API_PREFIX) else {
+    // Rollee's page shows the token refresh of its sandbox under v0.3 [C]
+    // (and production's under v0.5): both paths lead to it here.
+    let api_path = if path == "/api/v0.3/token/refresh" {
+        "/token/refresh"
+    } else if let Some(api_path) = path.strip_prefix(API_PREFIX) {
+        api_path
+    } else {
         return Ok(error(StatusCode::NOT_FOUND, "no such route"));
     };
 
@@ -64,7 +70,12 @@ pub(crate) async fn handle(
         let mut world = shared.world();
         world.recorded.push(Recorded {
             method: parts.method.to_string(),
-            path: api_path.to_owned(),
+            // The v0.3 token refresh keeps its whole path: a test can tell which was called.
+            path: if path.starts_with(API_PREFIX) {
+                api_path.to_owned()
+            } else {
+                path.clone()
+            },
             authorization: authorization.clone(),
             content_type: header(header::CONTENT_TYPE),
             body: String::from_utf8_lossy(&body).into_owned(),
@@ -119,7 +130,7 @@ pub(crate) async fn handle(
             with_uuid(id, |id| new_session(&shared, id))
         }
         (&Method::POST, ["sessions", id, "refresh"]) => with_uuid(id, |id| refresh(&shared, id)),
-        (&Method::GET, ["token", "refresh"]) => refresh_token(&shared),
+        (&Method::GET, ["token", "refresh"]) => refresh_token(&shared, bearer.unwrap_or_default()),
         _ => error(StatusCode::NOT_FOUND, "no such route"),
     })
 }
@@ -252,15 +263,19 @@ fn refresh(shared: &Shared, session: Uuid) -> HttpResponse {
     )
 }
 
-fn refresh_token(shared: &Shared) -> HttpResponse {
-    // `GET /token/refresh` → `{"token": NEW_JWT}` [C]. STAND-IN: whether the old
-    // JWT keeps working until it expires is not published; here it does.
-    let token = format!(
-        "sandbox.{}.{}",
-        Uuid::new_v4().simple(),
-        Uuid::new_v4().simple()
-    );
-    shared.world().tokens.push(token.clone());
+fn refresh_token(shared: &Shared, presented: &str) -> HttpResponse {
+    // `GET /token/refresh` → `{"token": NEW_JWT}` [C], a JWT the API then
+    // accepts. STAND-IN: its lifetime and whether the JWT it was called with
+    // keeps working are not published; both are settings here (by default 30
+    // days, and the old JWT keeps working).
+    let mut world = shared.world();
+    let exp = (world.now() + world.token_lifetime).unix_timestamp();
+    let token = crate::jwt(exp);
+    if world.revoke_on_refresh {
+        world.tokens.retain(|t| t != presented);
+    }
+    world.tokens.push(token.clone());
+    world.issued.push(token.clone());
     json_reply(StatusCode::OK, json!({ "token": token }))
 }
 

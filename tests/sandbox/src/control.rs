@@ -48,7 +48,9 @@ pub(crate) fn connect_page(shared: &Shared, raw: &str) -> HttpResponse {
 /// test holds the [`Sandbox`](crate::Sandbox) handle:
 /// `POST /_sandbox/fault` `{"fault": "delay"|"drop"|"unauthorized"|"rate_limited"|"server_error"|"malformed_json", "ms": 3000, "retry_after": 5, "times": 1}`,
 /// `DELETE /_sandbox/fault`, `POST /_sandbox/clock` `{"advance_seconds": 1800}`,
-/// `POST /_sandbox/token` `{"token": "…"}` (accept only this JWT from now on).
+/// `POST /_sandbox/token` `{"token": "…"}` (accept only this JWT from now on),
+/// `POST /_sandbox/token-refresh` `{"revoke_old": true, "lifetime_seconds": 86400}`
+/// (how `GET /token/refresh` behaves from now on; both STAND-IN, either may be left out).
 pub(crate) fn control(shared: &Shared, method: &Method, what: &str, body: &[u8]) -> HttpResponse {
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut world = shared.world();
@@ -94,6 +96,22 @@ pub(crate) fn control(shared: &Shared, method: &Method, what: &str, body: &[u8])
             }
             _ => error(StatusCode::BAD_REQUEST, "token missing"),
         },
+        (&Method::POST, "token-refresh") => {
+            if let Some(revoke) = body["revoke_old"].as_bool() {
+                world.revoke_on_refresh = revoke;
+            }
+            if let Some(seconds) = body["lifetime_seconds"].as_i64() {
+                world.token_lifetime =
+                    time::Duration::seconds(seconds.clamp(-86_400, 10 * 365 * 86_400));
+            }
+            json_reply(
+                StatusCode::OK,
+                json!({
+                    "revoke_old": world.revoke_on_refresh,
+                    "lifetime_seconds": world.token_lifetime.whole_seconds(),
+                }),
+            )
+        }
         _ => error(StatusCode::NOT_FOUND, "no such control"),
     }
 }

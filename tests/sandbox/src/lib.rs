@@ -9,6 +9,7 @@
 //! Where things are:
 //! - this file: the [`Sandbox`] handle a test holds, [`Fault`], [`Recorded`]
 //!   and the published constants;
+//! - this file also makes the sandbox's JWTs ([`jwt`]);
 //! - `api`: the Rollee API endpoints (users, sessions, refresh, token refresh)
 //!   and `handle`, through which every request goes;
 //! - `control`: the Connect page a link opens and the `/_sandbox/` control
@@ -42,6 +43,41 @@ pub const API_PREFIX: &str = "/api/v0.5";
 pub const CONNECT_PREFIX: &str = "/v0.4/session/";
 /// Default session lifetime [C].
 pub const SESSION_LIFETIME: time::Duration = time::Duration::minutes(30);
+/// STAND-IN: the lifetime of a JWT from `GET /token/refresh` is not published
+/// ("a specific validity time period"); by default the sandbox's last 30 days.
+pub const TOKEN_LIFETIME: time::Duration = time::Duration::days(30);
+
+/// A JWT as the sandbox issues them: three base64url parts, the payload
+/// `{"iss": "rollee-sandbox", "exp": exp, "jti": <uuid>}`, a random signature.
+/// STAND-IN: Rollee's claims are not published; the functions read only `exp`,
+/// and cope with JWTs without one (the sandbox's default JWT is opaque).
+pub fn jwt(exp: i64) -> String {
+    let header = base64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = serde_json::json!({
+        "iss": "rollee-sandbox",
+        "exp": exp,
+        "jti": Uuid::new_v4(),
+    });
+    let payload = base64url(payload.to_string().as_bytes());
+    let signature = base64url(Uuid::new_v4().as_bytes());
+    format!("{header}.{payload}.{signature}")
+}
+
+/// Unpadded base64url (RFC 4648 §5), as JWTs are written.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
 
 /// A way for the sandbox to misbehave on API calls (not on Connect pages).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +100,7 @@ pub enum Fault {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub method: String,
-    /// Path and query, without the API prefix.
+    /// The path without the API prefix (`/api/v0.3/token/refresh` whole).
     pub path: String,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
@@ -116,6 +152,25 @@ impl Sandbox {
     /// From now on only `token` is accepted: the old JWT gets 401 (a rotation).
     pub fn accept_only(&self, token: &str) {
         self.shared.world().tokens = vec![token.to_owned()];
+    }
+
+    /// STAND-IN (not published): whether `GET /token/refresh` stops the JWT it
+    /// was called with from working. Off by default: the old JWT keeps
+    /// working, as it would until its expiry if Rollee does not revoke it.
+    pub fn revoke_old_jwt_on_refresh(&self, revoke: bool) {
+        self.shared.world().revoke_on_refresh = revoke;
+    }
+
+    /// JWTs issued from now on expire this long after the sandbox's now
+    /// (default [`TOKEN_LIFETIME`]).
+    pub fn set_jwt_lifetime(&self, lifetime: Duration) {
+        let lifetime = time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
+        self.shared.world().token_lifetime = lifetime;
+    }
+
+    /// Every JWT `GET /token/refresh` has issued, oldest first.
+    pub fn issued_jwts(&self) -> Vec<String> {
+        self.shared.world().issued.clone()
     }
 
     /// Misbehave on the next `times` API requests (`None`: until [`Sandbox::clear_faults`]).
@@ -172,5 +227,25 @@ impl Sandbox {
 
     pub fn user_count(&self) -> usize {
         self.shared.world().users.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64url_is_rfc_4648_without_padding() {
+        for (bytes, encoded) in [
+            (&b""[..], ""),
+            (b"f", "Zg"),
+            (b"fo", "Zm8"),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg"),
+            (b"\xfb\xff\xbf", "-_-_"),
+        ] {
+            assert_eq!(super::base64url(bytes), encoded);
+        }
+        let jwt = super::jwt(1_900_000_000);
+        assert_eq!(jwt.split('.').count(), 3);
+        assert!(jwt.starts_with("eyJ"));
     }
 }

@@ -27,9 +27,16 @@ pub(crate) struct SessionRecord {
     pub(crate) revoked: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct World {
+    /// The JWTs the API accepts.
     pub(crate) tokens: Vec<String>,
+    /// Every JWT `GET /token/refresh` issued, oldest first.
+    pub(crate) issued: Vec<String>,
+    /// The `exp` of an issued JWT: the sandbox's now plus this.
+    pub(crate) token_lifetime: time::Duration,
+    /// A token refresh stops the JWT it was called with from working.
+    pub(crate) revoke_on_refresh: bool,
     pub(crate) users: HashMap<Uuid, UserRecord>,
     pub(crate) sessions: HashMap<Uuid, SessionRecord>,
     pub(crate) clock_offset: time::Duration,
@@ -40,6 +47,24 @@ pub(crate) struct World {
     pub(crate) recorded: Vec<Recorded>,
     /// `sessions/new` answers this status instead of a session.
     pub(crate) new_session_refusal: Option<u16>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            issued: Vec::new(),
+            token_lifetime: crate::TOKEN_LIFETIME,
+            revoke_on_refresh: false,
+            users: HashMap::new(),
+            sessions: HashMap::new(),
+            clock_offset: time::Duration::ZERO,
+            latency: Duration::ZERO,
+            faults: VecDeque::new(),
+            recorded: Vec::new(),
+            new_session_refusal: None,
+        }
+    }
 }
 
 impl World {

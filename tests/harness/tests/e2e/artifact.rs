@@ -13,10 +13,11 @@ use crate::support::*;
 use rollee_harness::runtime_api::{Bootstrap, RuntimeApi, lambda_environment};
 use serde_json::Value;
 
-const FUNCTIONS: [(&str, &str); 3] = [
+const FUNCTIONS: [(&str, &str); 4] = [
     ("CreateUserFunction", "create-user"),
     ("NewSessionFunction", "new-session"),
     ("RefreshUrlFunction", "refresh-url"),
+    ("RotateTokenFunction", "rotate-token"),
 ];
 const SECRET: &str = "rollee/connect/jwt";
 
@@ -59,7 +60,7 @@ fn api_answer(response: &Value) -> (u16, Value) {
 
 #[test]
 #[ignore = "needs `sam build`; run by `make test`"]
-fn sam_built_the_three_bootstraps() {
+fn sam_built_the_four_bootstraps() {
     use std::os::unix::fs::PermissionsExt;
     for (id, _) in FUNCTIONS {
         let path = bootstrap(id);

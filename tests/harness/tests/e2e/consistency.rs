@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::support::*;
-use rollee_shared::config::{NEVER_IN_AWS, REQUIRED_IN_AWS, VARIABLES};
+use rollee_shared::config::{
+    NEVER_IN_AWS, REQUIRED_IN_AWS, ROTATION_REQUIRED_IN_AWS, ROTATION_VARIABLES, VARIABLES,
+};
 use serde_norway::Value as Yaml;
 
 fn root() -> PathBuf {
@@ -34,16 +36,28 @@ pub fn functions(t: &Yaml) -> Vec<(String, Yaml, Yaml)> {
         .collect()
 }
 
-/// (method, path, binary) of every API route in the template.
+/// The binary a function of the template runs.
+pub fn binary_of(metadata: &Yaml) -> String {
+    metadata["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The binary of the one function Secrets Manager invokes, not the API.
+pub const ROTATION_BINARY: &str = "rotate-token";
+
+/// (method, path, binary) of every API route in the template. A function
+/// without events has no route (the rotation function).
 fn template_routes() -> BTreeSet<(String, String, String)> {
     let t = template();
     let mut routes = BTreeSet::new();
     for (_, properties, metadata) in functions(&t) {
-        let binary = metadata["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        for (_, event) in properties["Events"].as_mapping().unwrap() {
+        let binary = binary_of(&metadata);
+        let Some(events) = properties.get("Events") else {
+            continue;
+        };
+        for (_, event) in events.as_mapping().unwrap() {
             assert_eq!(event["Type"].as_str(), Some("HttpApi"));
             let p = &event["Properties"];
             routes.insert((
@@ -101,9 +115,26 @@ fn the_template_routes_are_the_local_router_routes() {
 
 #[test]
 fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_deployed() {
-    let built: BTreeSet<String> = template_routes().into_iter().map(|(_, _, b)| b).collect();
+    let t = template();
+    let built: BTreeSet<String> = functions(&t).iter().map(|(_, _, m)| binary_of(m)).collect();
     assert_eq!(built, workspace_binaries());
-    for (id, properties, metadata) in functions(&template()) {
+    // Every function is reached: by an API route, or (the one without a
+    // route) as the rotation schedule's function.
+    let routed: BTreeSet<String> = template_routes().into_iter().map(|(_, _, b)| b).collect();
+    let unrouted: BTreeSet<String> = built.difference(&routed).cloned().collect();
+    assert_eq!(unrouted, BTreeSet::from([ROTATION_BINARY.to_owned()]));
+    let (rotation_id, _, _) = functions(&t)
+        .into_iter()
+        .find(|(_, _, m)| binary_of(m) == ROTATION_BINARY)
+        .unwrap();
+    let schedule = &t["Resources"]["JwtRotationSchedule"]["Properties"];
+    assert_eq!(
+        serde_norway::to_string(&schedule["RotationLambdaARN"])
+            .unwrap()
+            .trim(),
+        format!("!GetAtt {rotation_id}.Arn")
+    );
+    for (id, properties, metadata) in functions(&t) {
         assert_eq!(
             metadata["BuildMethod"].as_str(),
             Some("rust-cargolambda"),
@@ -120,33 +151,40 @@ fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_
 }
 
 #[test]
-fn the_template_sets_what_the_code_needs_in_aws_and_nothing_it_does_not_read() {
+fn the_template_sets_what_each_function_needs_in_aws_and_nothing_it_does_not_read() {
     let t = template();
-    let mut set: BTreeSet<String> = t["Globals"]["Function"]["Environment"]["Variables"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap().to_owned())
-        .collect();
-    for (_, properties, _) in functions(&t) {
-        if let Some(vars) = properties["Environment"]["Variables"].as_mapping() {
-            set.extend(vars.keys().map(|k| k.as_str().unwrap().to_owned()));
+    let names = |vars: &Yaml| -> BTreeSet<String> {
+        vars.as_mapping()
+            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let globals = names(&t["Globals"]["Function"]["Environment"]["Variables"]);
+    for (id, properties, metadata) in functions(&t) {
+        let mut set = globals.clone();
+        set.extend(names(&properties["Environment"]["Variables"]));
+        let (reads, required): (&[&str], &[&str]) = if binary_of(&metadata) == ROTATION_BINARY {
+            (&ROTATION_VARIABLES, &ROTATION_REQUIRED_IN_AWS)
+        } else {
+            (&VARIABLES, &REQUIRED_IN_AWS)
+        };
+        for var in &set {
+            assert!(
+                reads.contains(&var.as_str()),
+                "{id}: the template sets {var}, which its code never reads"
+            );
         }
-    }
-    for var in &set {
-        assert!(
-            VARIABLES.contains(&var.as_str()),
-            "the template sets {var}, which the code never reads"
-        );
-    }
-    for var in REQUIRED_IN_AWS {
-        assert!(
-            set.contains(var),
-            "the code needs {var} in AWS; the template does not set it"
-        );
-    }
-    for var in NEVER_IN_AWS {
-        assert!(!set.contains(var), "{var} is for local development only");
+        for var in required {
+            assert!(
+                set.contains(*var),
+                "{id}: the code needs {var} in AWS; the template does not set it"
+            );
+        }
+        for var in NEVER_IN_AWS {
+            assert!(
+                !set.contains(var),
+                "{id}: {var} is for local development only"
+            );
+        }
     }
 }
 
@@ -218,4 +256,18 @@ fn the_function_timeout_leaves_room_for_the_rollee_budget_and_sits_under_api_gat
         "budget {budget} s, function timeout {timeout} s"
     );
     assert!(timeout < 30, "function timeout {timeout} s");
+
+    // The rotation function: createSecret's Rollee budget and its four
+    // Secrets Manager calls fit, whatever each takes.
+    let t = template();
+    let (_, rotation, _) = functions(&t)
+        .into_iter()
+        .find(|(_, _, m)| binary_of(m) == ROTATION_BINARY)
+        .unwrap();
+    let rotation_timeout = rotation["Timeout"].as_u64().unwrap();
+    let secrets = rollee_shared::aws::SECRET_CALL_TIMEOUT.as_secs();
+    assert!(
+        budget + 4 * secrets < rotation_timeout,
+        "rotation timeout {rotation_timeout} s"
+    );
 }

@@ -6,6 +6,7 @@
 //! - `retries`: the retry rules and the time budget against a failing sandbox;
 //! - `events`: every file in `events/` through its handler;
 //! - `secrets`: the real AWS SDK against moto's Secrets Manager;
+//! - `rotation`: the `rotate-token` binary's four steps against moto's Secrets Manager and the sandbox, and the serving functions after it;
 //! - `startup`: the real binaries at cold start, and under a local Runtime API;
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
@@ -22,6 +23,7 @@ mod flow;
 mod ownership;
 mod retries;
 mod robustness;
+mod rotation;
 mod secrets;
 mod startup;
 mod support;

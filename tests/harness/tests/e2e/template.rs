@@ -1,10 +1,11 @@
 //! What the template grants and keeps: one role per function with only its
 //! own log group, the secret and (when given) the KMS key; log groups kept
-//! after the stack; what the API's access log records.
+//! after the stack; what the API's access log records; the rotation of the
+//! JWT (schedule, permission, switch).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::consistency::{functions, template};
+use crate::consistency::{ROTATION_BINARY, binary_of, functions, template};
 use serde_norway::Value as Yaml;
 
 /// `!Tag value` as the template writes it, e.g. "!Ref RolleeSecretArn".
@@ -160,7 +161,7 @@ fn each_function_runs_as_its_own_role_which_only_lambda_may_assume_and_has_no_ma
         );
         assert!(roles.insert(role.clone()), "{role} is shared");
     }
-    assert_eq!(roles.len(), 3);
+    assert_eq!(roles.len(), 4);
 }
 
 #[test]
@@ -181,7 +182,7 @@ fn the_only_iam_resources_are_the_functions_roles() {
 }
 
 #[test]
-fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_kms_decrypt_when_a_key_is_given()
+fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_kms_when_a_key_is_given()
  {
     let t = template();
     let defaults = parameters(&t, &[]);
@@ -208,21 +209,16 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
         let written = serde_norway::to_string(&document["Statement"]).unwrap();
         assert!(!written.contains('*'), "{role}: {written}");
 
-        let table_actions = match id.as_str() {
-            // Claims are released and lost users forgotten: DeleteItem.
-            "CreateUserFunction" => {
-                "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]"
-            }
-            "NewSessionFunction" | "RefreshUrlFunction" => {
-                "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]"
-            }
-            other => panic!("no table rights listed for {other}"),
-        };
-        let own_logs_and_secret = format!(
+        let logs = format!(
             r#"
             - Effect: Allow
               Action: [logs:CreateLogStream, logs:PutLogEvents]
               Resource: !GetAtt {log_group}.Arn
+            "#
+        );
+        let serving = |table_actions: &str| {
+            format!(
+                r#"{logs}
             - Effect: Allow
               Action: secretsmanager:GetSecretValue
               Resource: !Ref RolleeSecretArn
@@ -230,15 +226,44 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
               Action: {table_actions}
               Resource: !GetAtt OwnershipTable.Arn
             "#
-        );
-        let kms = r#"
+            )
+        };
+        let (own_logs_and_secret, kms_actions) = match id.as_str() {
+            // Claims are released and lost users forgotten: DeleteItem.
+            "CreateUserFunction" => (
+                serving(
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
+                ),
+                "kms:Decrypt",
+            ),
+            "NewSessionFunction" | "RefreshUrlFunction" => (
+                serving("[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]"),
+                "kms:Decrypt",
+            ),
+            // The rotation: read, describe, write a version, move its labels;
+            // no table. It writes, so with a key it also encrypts.
+            "RotateTokenFunction" => (
+                format!(
+                    r#"{logs}
             - Effect: Allow
-              Action: kms:Decrypt
+              Action: [secretsmanager:GetSecretValue, secretsmanager:PutSecretValue, secretsmanager:DescribeSecret, secretsmanager:UpdateSecretVersionStage]
+              Resource: !Ref RolleeSecretArn
+            "#
+                ),
+                "[kms:Decrypt, kms:GenerateDataKey]",
+            ),
+            other => panic!("no rights listed for {other}"),
+        };
+        let kms = format!(
+            r#"
+            - Effect: Allow
+              Action: {kms_actions}
               Resource: !Ref RolleeSecretKmsKeyArn
               Condition:
                 StringEquals:
-                  kms:ViaService: !Sub secretsmanager.${AWS::Region}.amazonaws.com
-            "#;
+                  kms:ViaService: !Sub secretsmanager.${{AWS::Region}}.amazonaws.com
+            "#
+        );
         assert_eq!(
             resolve(&document["Statement"], &t, &defaults),
             Some(yaml(&own_logs_and_secret)),
@@ -248,7 +273,7 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
         expected
             .as_sequence_mut()
             .unwrap()
-            .extend(yaml(kms).as_sequence().unwrap().iter().cloned());
+            .extend(yaml(&kms).as_sequence().unwrap().iter().cloned());
         assert_eq!(
             resolve(&document["Statement"], &t, &with_key),
             Some(expected),
@@ -263,7 +288,7 @@ fn every_log_group_is_retained_after_the_stack_and_keeps_logs_log_retention_days
     let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
     assert_eq!(
         groups.len(),
-        4,
+        5,
         "one per function and the access logs: {groups:?}"
     );
     for id in groups {
@@ -386,11 +411,15 @@ fn the_ownership_table_is_retained_on_demand_recoverable_encrypted_with_the_code
         p["TimeToLiveSpecification"]["Enabled"].as_bool(),
         Some(true)
     );
-    // Its name reaches the functions through one variable.
-    assert_eq!(
-        short_form(&t["Globals"]["Function"]["Environment"]["Variables"]["OWNERSHIP_TABLE"]),
-        "!Ref OwnershipTable"
-    );
+    // Its name reaches each function that uses it through one variable.
+    for (id, properties, metadata) in functions(&t) {
+        let table = &properties["Environment"]["Variables"]["OWNERSHIP_TABLE"];
+        if binary_of(&metadata) == ROTATION_BINARY {
+            assert!(table.is_null(), "{id} uses no table");
+        } else {
+            assert_eq!(short_form(table), "!Ref OwnershipTable", "{id}");
+        }
+    }
 }
 
 #[test]
@@ -399,7 +428,94 @@ fn the_default_route_throttles_stay_inside_rolles_1000_calls_per_minute() {
     let rate: u64 = t["Parameters"]["ThrottlingRateLimit"]["Default"]
         .as_u64()
         .unwrap();
-    let routes = functions(&t).len() as u64;
+    let routes = functions(&t)
+        .iter()
+        .map(|(_, p, _)| {
+            p.get("Events")
+                .and_then(Yaml::as_mapping)
+                .map_or(0, |e| e.len())
+        })
+        .sum::<usize>() as u64;
+    assert_eq!(routes, 3);
     // HTTP API applies DefaultRouteSettings to each route; a request costs one Rollee call.
     assert!(routes * rate * 60 <= 1000, "{routes} routes x {rate}/s");
+}
+
+#[test]
+fn the_jwt_is_rotated_on_a_schedule_by_the_rotation_function_unless_switched_off() {
+    let t = template();
+    let schedule = &t["Resources"]["JwtRotationSchedule"];
+    assert_eq!(
+        schedule["Type"].as_str(),
+        Some("AWS::SecretsManager::RotationSchedule")
+    );
+    assert_eq!(
+        schedule["Properties"],
+        yaml(
+            r#"
+            SecretId: !Ref RolleeSecretArn
+            RotationLambdaARN: !GetAtt RotateTokenFunction.Arn
+            RotateImmediatelyOnUpdate: false
+            RotationRules:
+              ScheduleExpression: !Ref RotationSchedule
+            "#
+        )
+    );
+    // Secrets Manager checks it may invoke the function when the schedule is set.
+    assert_eq!(
+        schedule["DependsOn"].as_str(),
+        Some("RotateTokenPermission")
+    );
+    let switch = schedule["Condition"].as_str().unwrap();
+    let defaults = parameters(&t, &[]);
+    assert_eq!(defaults["RotationEnabled"], "true");
+    assert_eq!(defaults["RotationSchedule"], "rate(7 days)");
+    assert!(condition(&t, switch, &defaults));
+    assert!(!condition(
+        &t,
+        switch,
+        &parameters(&t, &[("RotationEnabled", "false")])
+    ));
+
+    let permission = &t["Resources"]["RotateTokenPermission"];
+    assert_eq!(permission["Type"].as_str(), Some("AWS::Lambda::Permission"));
+    assert_eq!(
+        permission["Properties"],
+        yaml(
+            r#"
+            Action: lambda:InvokeFunction
+            FunctionName: !GetAtt RotateTokenFunction.Arn
+            Principal: secretsmanager.amazonaws.com
+            SourceAccount: !Ref AWS::AccountId
+            "#
+        )
+    );
+    // The only permission, and the only function without an API route.
+    assert_eq!(
+        resources_of_type(&t, "AWS::Lambda::Permission"),
+        ["RotateTokenPermission"]
+    );
+    let function = &t["Resources"]["RotateTokenFunction"]["Properties"];
+    assert!(function.get("Events").is_none());
+    assert_eq!(
+        short_form(&function["Environment"]["Variables"]["ROLLEE_TOKEN_REFRESH_PATH"]),
+        "!Ref RolleeTokenRefreshPath"
+    );
+}
+
+#[test]
+fn the_refresh_path_parameter_accepts_what_the_code_accepts_production_by_default() {
+    let t = template();
+    let p = &t["Parameters"]["RolleeTokenRefreshPath"];
+    assert_eq!(p["Default"].as_str(), Some("/api/v0.5/token/refresh"));
+    // The parameter's pattern, as CloudFormation applies it to the whole value.
+    let pattern = p["AllowedPattern"].as_str().unwrap();
+    assert_eq!(pattern, "^(/[A-Za-z0-9._~-]+)+$");
+    for path in ["/api/v0.5/token/refresh", "/api/v0.3/token/refresh"] {
+        let config = rollee_shared::config::RotationConfig::from_lookup(|name| {
+            (name == "ROLLEE_TOKEN_REFRESH_PATH").then(|| path.to_owned())
+        })
+        .unwrap();
+        assert_eq!(config.refresh_url.path(), path);
+    }
 }

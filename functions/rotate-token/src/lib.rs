@@ -1,0 +1,55 @@
+//! The rotation function of the Rollee JWT secret. Secrets Manager invokes it
+//! with `{SecretId, ClientRequestToken, Step}`, one step at a time; no HTTP
+//! route leads here. The protocol is `rollee_shared::rotation`.
+
+use rollee_shared::app::{StartupError, init_logging};
+use rollee_shared::config::RotationConfig;
+use rollee_shared::lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent, service_fn};
+use rollee_shared::lambda_http::tracing;
+use rollee_shared::rollee::ClientOptions;
+use rollee_shared::rotation::{RotationEvent, Rotator};
+use rollee_shared::{aws, http};
+
+/// One invocation. A failure reaches Secrets Manager as the invocation's
+/// error (it then tries the step again later); its message names no JWT.
+pub async fn handle(
+    rotator: &Rotator,
+    event: LambdaEvent<RotationEvent>,
+) -> Result<(), Diagnostic> {
+    rotator
+        .handle(&event.payload)
+        .await
+        .map(|_| ())
+        .map_err(|e| Diagnostic {
+            error_type: "RotationError".to_owned(),
+            error_message: e.to_string(),
+        })
+}
+
+/// The function: a single-threaded runtime (rotations come one step at a
+/// time), the rotator built once, then one step per invocation.
+pub fn run() -> Result<(), lambda_runtime::Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            init_logging();
+            let rotator = match init().await {
+                Ok(rotator) => rotator,
+                Err(e) => {
+                    tracing::error!("startup failed: {e}");
+                    std::process::exit(1);
+                }
+            };
+            lambda_runtime::run(service_fn(|event| handle(&rotator, event))).await
+        })
+}
+
+/// Cold start: settings, the HTTP client, the SDK over it. No call is made.
+async fn init() -> Result<Rotator, StartupError> {
+    let config = RotationConfig::from_env()?;
+    let options = ClientOptions::default();
+    let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
+    let sdk_config = aws::loader(&http).load().await;
+    Ok(Rotator::new(config, &sdk_config, http, options))
+}

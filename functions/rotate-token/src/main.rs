@@ -1,0 +1,3 @@
+fn main() -> Result<(), rollee_shared::lambda_http::Error> {
+    rotate_token::run()
+}

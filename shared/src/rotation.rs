@@ -1,0 +1,602 @@
+//! The rotation of the Rollee JWT secret: Secrets Manager's four steps
+//! (`createSecret`, `setSecret`, `testSecret`, `finishSecret`) as AWS's
+//! rotation function template takes them, with Rollee's token refresh as the
+//! source of the new JWT.
+//!
+//! Secrets Manager starts a rotation by staging a new, empty version of the
+//! secret `AWSPENDING` under a `ClientRequestToken`, then invokes the function
+//! once per step with `{SecretId, ClientRequestToken, Step}`, and again when
+//! a step fails. So every step:
+//! - refuses a secret whose rotation is not enabled, and a token that is not
+//!   a version of the secret staged `AWSPENDING` (a version already
+//!   `AWSCURRENT` is a finished rotation: nothing to do);
+//! - is safe to repeat;
+//! - leaves `AWSCURRENT` alone, unless it is `finishSecret` succeeding.
+//!
+//! Nothing logged or returned carries either JWT: only the secret's id, the
+//! version id, statuses and `exp` dates.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_sdk_secretsmanager::Client as SecretsClient;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use url::Url;
+use uuid::Uuid;
+
+use crate::config::RotationConfig;
+use crate::rollee::{ClientOptions, RolleeClient, RolleeError};
+use crate::token::{Jwt, TokenSource, log_expiry, parse_secret};
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPENDING: &str = "AWSPENDING";
+
+/// What Secrets Manager sends the rotation function (other fields ignored).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RotationEvent {
+    #[serde(rename = "SecretId")]
+    pub secret_id: String,
+    #[serde(rename = "ClientRequestToken")]
+    pub token: String,
+    #[serde(rename = "Step")]
+    pub step: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Create,
+    Set,
+    Test,
+    Finish,
+}
+
+impl Step {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "createSecret" => Some(Step::Create),
+            "setSecret" => Some(Step::Set),
+            "testSecret" => Some(Step::Test),
+            "finishSecret" => Some(Step::Finish),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Create => "createSecret",
+            Step::Set => "setSecret",
+            Step::Test => "testSecret",
+            Step::Finish => "finishSecret",
+        }
+    }
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// The version is `AWSCURRENT` already: a finished rotation, invoked again.
+    AlreadyCurrent,
+    /// `createSecret`, repeated: the pending version already holds a JWT.
+    AlreadyCreated,
+    /// `createSecret`: Rollee's new JWT is stored as the pending version.
+    Created,
+    /// `setSecret`: nothing to set at Rollee.
+    NothingToSet,
+    /// `testSecret`: Rollee accepted the pending JWT.
+    Tested,
+    /// `finishSecret`: the pending version is `AWSCURRENT`.
+    Finished,
+}
+
+/// Why a step failed. Messages carry no JWT, nor anything of a response body.
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error(
+        "unknown step (expected createSecret, setSecret, testSecret or finishSecret): nothing done"
+    )]
+    UnknownStep,
+    #[error("secret {0} is not enabled for rotation: nothing done")]
+    NotEnabled(String),
+    #[error("version {0} is not a version of the secret: nothing done")]
+    NoSuchVersion(String),
+    #[error("version {0} of the secret is not staged AWSPENDING: nothing done")]
+    NotPending(String),
+    #[error("Secrets Manager failed: {0}")]
+    SecretsManager(String),
+    #[error(
+        "the {0} version of the secret holds no usable JWT (the bare JWT, or JSON with \"token\")"
+    )]
+    Unusable(&'static str),
+    #[error(
+        "Rollee rejected the current JWT at the token refresh (401): it may have expired or been revoked; store a new JWT by hand (README, Deploy)"
+    )]
+    RefreshRejected,
+    #[error("Rollee's token refresh failed: {0}")]
+    Refresh(RolleeError),
+    #[error(
+        "Rollee's token refresh gave a JWT expiring {new}, not later than the current one's ({current}): not stored"
+    )]
+    NotLater { current: String, new: String },
+    #[error("Rollee's token refresh gave a JWT that expired at {0}: not stored")]
+    Expired(String),
+    #[error("Rollee rejected the pending JWT (401): not promoted")]
+    Rejected,
+    #[error("the pending JWT could not be tested, so it is not promoted: {0}")]
+    Untested(RolleeError),
+}
+
+/// A secret's value as read: it holds a JWT, so its Debug is redacted.
+struct Raw(String);
+
+impl fmt::Debug for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Raw(<redacted>)")
+    }
+}
+
+/// Runs the steps against Secrets Manager and Rollee.
+pub struct Rotator {
+    secrets: SecretsClient,
+    http: reqwest::Client,
+    config: RotationConfig,
+    options: ClientOptions,
+}
+
+impl fmt::Debug for Rotator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rotator")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rotator {
+    /// `http` is the process's one client (see [`crate::http::client`]),
+    /// `sdk_config` loaded over it (see [`crate::aws::loader`]).
+    pub fn new(
+        config: RotationConfig,
+        sdk_config: &aws_config::SdkConfig,
+        http: reqwest::Client,
+        options: ClientOptions,
+    ) -> Self {
+        Self {
+            secrets: SecretsClient::new(sdk_config),
+            http,
+            config,
+            options,
+        }
+    }
+
+    /// One invocation: the step, and one line saying what it did or why it failed.
+    pub async fn handle(&self, event: &RotationEvent) -> Result<Done, RotationError> {
+        let step = Step::parse(&event.step).map_or("unknown", Step::name);
+        let result = self.run(event).await;
+        let (secret_id, version) = (event.secret_id.as_str(), event.token.as_str());
+        match &result {
+            Ok(done) => {
+                tracing::info!(secret_id, version, step, outcome = ?done, "rotation step done");
+            }
+            Err(error) => {
+                tracing::error!(secret_id, version, step, %error, "rotation step failed");
+            }
+        }
+        result
+    }
+
+    pub async fn run(&self, event: &RotationEvent) -> Result<Done, RotationError> {
+        let step = Step::parse(&event.step).ok_or(RotationError::UnknownStep)?;
+        let (enabled, versions) = self.describe(&event.secret_id).await?;
+        if check_version(enabled, &versions, &event.secret_id, &event.token)? == Version::Current {
+            return Ok(Done::AlreadyCurrent);
+        }
+        match step {
+            Step::Create => self.create(event).await,
+            // The JWT is Rollee's own: it exists at Rollee from the moment
+            // createSecret's refresh returned it. There is nothing to set there.
+            Step::Set => Ok(Done::NothingToSet),
+            Step::Test => self.test(event).await,
+            Step::Finish => self.finish(event, &versions).await,
+        }
+    }
+
+    /// `createSecret`: unless the pending version holds a JWT already, Rollee's
+    /// token refresh called with the current JWT, its answer checked and
+    /// stored as the pending version, in the current value's shape.
+    async fn create(&self, event: &RotationEvent) -> Result<Done, RotationError> {
+        let current_raw = self
+            .value(&event.secret_id, AWSCURRENT, None)
+            .await?
+            .ok_or(RotationError::Unusable(AWSCURRENT))?;
+        let current = parse_secret(&current_raw.0).ok_or(RotationError::Unusable(AWSCURRENT))?;
+        if self
+            .value(&event.secret_id, AWSPENDING, Some(&event.token))
+            .await?
+            .is_some()
+        {
+            return Ok(Done::AlreadyCreated);
+        }
+
+        let rollee = self.rollee(current.clone());
+        let fresh = match rollee
+            .refresh_token(&self.config.refresh_url, rollee.deadline())
+            .await
+        {
+            Ok(fresh) => fresh,
+            Err(RolleeError::Unauthorized) => return Err(RotationError::RefreshRejected),
+            Err(error) => {
+                if error.may_have_acted() {
+                    tracing::warn!(
+                        secret_id = %event.secret_id,
+                        "Rollee may have issued a new JWT that never arrived: if Rollee revokes the old JWT on a refresh (not published), the current one may no longer work"
+                    );
+                }
+                return Err(RotationError::Refresh(error));
+            }
+        };
+        check_renewal(&current, &fresh, OffsetDateTime::now_utc())?;
+        if fresh == current {
+            tracing::warn!(secret_id = %event.secret_id, "Rollee's token refresh gave back the JWT it was called with");
+        }
+        let value = with_jwt(&current_raw.0, &fresh)?;
+        self.secrets
+            .put_secret_value()
+            .secret_id(&event.secret_id)
+            .client_request_token(&event.token)
+            .secret_string(value)
+            .version_stages(AWSPENDING)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::error!(
+                    secret_id = %event.secret_id,
+                    "Rollee issued a new JWT but it could not be stored: if Rollee revoked the old JWT with this refresh (not published), store a new JWT by hand"
+                );
+                secrets_error(e)
+            })?;
+        log_expiry(&fresh, self.config.warn_days, "new");
+        Ok(Done::Created)
+    }
+
+    /// `testSecret`: one harmless authenticated call with the pending JWT.
+    ///
+    /// Rollee publishes no call made to check a JWT, and nothing else that is
+    /// both authenticated and without effect, except reading a user. So:
+    /// `GET /users/{id}` (published) for a random UUID, which names no user.
+    /// Rollee publishes that a wrong JWT gets 401; the answer for an unknown
+    /// user is not published and 404 is assumed (as the sandbox does). So 404
+    /// (or a user) means "the JWT was accepted", 401 fails the step, and any
+    /// other answer fails it too: on doubt, nothing is promoted, and Secrets
+    /// Manager tries again later.
+    async fn test(&self, event: &RotationEvent) -> Result<Done, RotationError> {
+        let raw = self
+            .value(&event.secret_id, AWSPENDING, Some(&event.token))
+            .await?
+            .ok_or(RotationError::Unusable(AWSPENDING))?;
+        let pending = parse_secret(&raw.0).ok_or(RotationError::Unusable(AWSPENDING))?;
+        let rollee = self.rollee(pending);
+        match rollee.get_user(Uuid::new_v4(), rollee.deadline()).await {
+            Ok(_) | Err(RolleeError::NotFound) => Ok(Done::Tested),
+            Err(RolleeError::Unauthorized) => Err(RotationError::Rejected),
+            Err(other) => Err(RotationError::Untested(other)),
+        }
+    }
+
+    /// `finishSecret`: `AWSCURRENT` moved to the pending version (Secrets
+    /// Manager then stages the old one `AWSPREVIOUS`), and `AWSPENDING` taken
+    /// off it so that the next rotation can start, as AWS's template does.
+    async fn finish(
+        &self,
+        event: &RotationEvent,
+        versions: &HashMap<String, Vec<String>>,
+    ) -> Result<Done, RotationError> {
+        // Never promote a version without a usable JWT, whoever calls this step.
+        let raw = self
+            .value(&event.secret_id, AWSPENDING, Some(&event.token))
+            .await?
+            .ok_or(RotationError::Unusable(AWSPENDING))?;
+        let pending = parse_secret(&raw.0).ok_or(RotationError::Unusable(AWSPENDING))?;
+        let current = versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == AWSCURRENT))
+            .map(|(id, _)| id.clone());
+        self.secrets
+            .update_secret_version_stage()
+            .secret_id(&event.secret_id)
+            .version_stage(AWSCURRENT)
+            .move_to_version_id(&event.token)
+            .set_remove_from_version_id(current)
+            .send()
+            .await
+            .map_err(secrets_error)?;
+        if let Err(e) = self
+            .secrets
+            .update_secret_version_stage()
+            .secret_id(&event.secret_id)
+            .version_stage(AWSPENDING)
+            .remove_from_version_id(&event.token)
+            .send()
+            .await
+        {
+            // AWSPENDING on the AWSCURRENT version is a state Secrets Manager
+            // accepts as a finished rotation: the new JWT is in place.
+            tracing::warn!(secret_id = %event.secret_id, error = %secrets_error(e), "AWSCURRENT moved, but AWSPENDING could not be removed from it");
+        }
+        log_expiry(&pending, self.config.warn_days, "current");
+        Ok(Done::Finished)
+    }
+
+    /// Whether rotation is enabled, and the versions with their stages.
+    async fn describe(
+        &self,
+        secret_id: &str,
+    ) -> Result<(bool, HashMap<String, Vec<String>>), RotationError> {
+        let out = self
+            .secrets
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(secrets_error)?;
+        Ok((
+            out.rotation_enabled().unwrap_or(false),
+            out.version_ids_to_stages().cloned().unwrap_or_default(),
+        ))
+    }
+
+    /// The value of the version staged `stage` (and with id `version`, when
+    /// given); `None` when there is no such value: an empty version, as
+    /// Secrets Manager stages before createSecret, or no version at all.
+    async fn value(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Raw>, RotationError> {
+        let answer = self
+            .secrets
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .set_version_id(version.map(str::to_owned))
+            .send()
+            .await;
+        match answer {
+            Ok(out) => Ok(out.secret_string().map(|s| Raw(s.to_owned()))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(secrets_error(e)),
+        }
+    }
+
+    /// A Rollee client that sends `jwt` and never re-reads it: a 401 is final.
+    fn rollee(&self, jwt: Jwt) -> RolleeClient {
+        RolleeClient::with_http(
+            self.config.api_url.clone(),
+            TokenSource::fixed(jwt),
+            self.http.clone(),
+            self.options,
+        )
+    }
+
+    pub fn refresh_url(&self) -> &Url {
+        &self.config.refresh_url
+    }
+}
+
+/// The SDK's error, by its service error code and message (never a value).
+fn secrets_error<E, R>(e: SdkError<E, R>) -> RotationError
+where
+    E: std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    RotationError::SecretsManager(DisplayErrorContext(&e).to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    /// Staged AWSCURRENT: the rotation is finished.
+    Current,
+    /// Staged AWSPENDING (and not AWSCURRENT): the rotation is under way.
+    Pending,
+}
+
+/// The checks of every step, as AWS's template makes them.
+fn check_version(
+    enabled: bool,
+    versions: &HashMap<String, Vec<String>>,
+    secret_id: &str,
+    token: &str,
+) -> Result<Version, RotationError> {
+    if !enabled {
+        return Err(RotationError::NotEnabled(secret_id.to_owned()));
+    }
+    let Some(stages) = versions.get(token) else {
+        return Err(RotationError::NoSuchVersion(token.to_owned()));
+    };
+    if stages.iter().any(|s| s == AWSCURRENT) {
+        Ok(Version::Current)
+    } else if stages.iter().any(|s| s == AWSPENDING) {
+        Ok(Version::Pending)
+    } else {
+        Err(RotationError::NotPending(token.to_owned()))
+    }
+}
+
+/// A refreshed JWT must not be expired, and must expire later than the one it
+/// replaces (when both carry an `exp`): anything else is no renewal.
+fn check_renewal(current: &Jwt, fresh: &Jwt, now: OffsetDateTime) -> Result<(), RotationError> {
+    let format = |at: OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
+    let Some(new) = fresh.expires_at() else {
+        return Ok(());
+    };
+    if new <= now {
+        return Err(RotationError::Expired(format(new)));
+    }
+    match current.expires_at() {
+        Some(old) if new <= old => Err(RotationError::NotLater {
+            current: format(old),
+            new: format(new),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The value to store for `fresh`, in the shape of the current value: the
+/// bare JWT, or the same JSON object with `token` replaced and every other
+/// field kept.
+fn with_jwt(current_raw: &str, fresh: &Jwt) -> Result<String, RotationError> {
+    let current_raw = current_raw.trim();
+    if !current_raw.starts_with('{') {
+        return Ok(fresh.expose().to_owned());
+    }
+    let mut object: Map<String, Value> =
+        serde_json::from_str(current_raw).map_err(|_| RotationError::Unusable(AWSCURRENT))?;
+    object.insert("token".to_owned(), Value::String(fresh.expose().to_owned()));
+    serde_json::to_string(&object).map_err(|_| RotationError::Unusable(AWSCURRENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(exp: Option<i64>) -> Jwt {
+        let payload = match exp {
+            Some(exp) => format!(r#"{{"exp":{exp}}}"#),
+            None => "{}".to_owned(),
+        };
+        let encoded = aws_smithy_types::base64::encode(payload)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_");
+        Jwt::new(format!("eyJhbGciOiJIUzI1NiJ9.{encoded}.c2ln"))
+    }
+
+    fn versions(entries: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        entries
+            .iter()
+            .map(|(id, stages)| {
+                (
+                    (*id).to_owned(),
+                    stages.iter().map(|s| (*s).to_owned()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_are_the_four_of_the_protocol() {
+        for step in [Step::Create, Step::Set, Step::Test, Step::Finish] {
+            assert_eq!(Step::parse(step.name()), Some(step));
+        }
+        assert_eq!(Step::parse("CreateSecret"), None);
+        assert_eq!(Step::parse(""), None);
+    }
+
+    #[test]
+    fn every_step_checks_rotation_and_the_version_as_the_aws_template_does() {
+        let v = versions(&[
+            ("old", &[AWSPREVIOUS_FOR_TEST]),
+            ("cur", &[AWSCURRENT]),
+            ("new", &[AWSPENDING]),
+        ]);
+        assert_eq!(
+            check_version(true, &v, "s", "new").unwrap(),
+            Version::Pending
+        );
+        assert_eq!(
+            check_version(true, &v, "s", "cur").unwrap(),
+            Version::Current
+        );
+        assert!(matches!(
+            check_version(false, &v, "s", "new"),
+            Err(RotationError::NotEnabled(s)) if s == "s"
+        ));
+        assert!(matches!(
+            check_version(true, &v, "s", "nope"),
+            Err(RotationError::NoSuchVersion(_))
+        ));
+        assert!(matches!(
+            check_version(true, &v, "s", "old"),
+            Err(RotationError::NotPending(_))
+        ));
+        // Both labels on one version: a finished rotation.
+        let both = versions(&[("cur", &[AWSCURRENT, AWSPENDING])]);
+        assert_eq!(
+            check_version(true, &both, "s", "cur").unwrap(),
+            Version::Current
+        );
+    }
+
+    const AWSPREVIOUS_FOR_TEST: &str = "AWSPREVIOUS";
+
+    #[test]
+    fn a_renewal_must_expire_later_than_the_current_jwt_when_both_say() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let day = 86_400;
+        let t = |d: i64| Some(1_800_000_000 + d * day);
+        // Later: fine. No exp on either side: nothing to compare.
+        for (current, fresh) in [(t(5), t(30)), (None, t(30)), (t(5), None), (None, None)] {
+            check_renewal(&jwt(current), &jwt(fresh), now).unwrap();
+        }
+        assert!(matches!(
+            check_renewal(&jwt(t(30)), &jwt(t(30)), now),
+            Err(RotationError::NotLater { .. })
+        ));
+        let err = check_renewal(&jwt(t(30)), &jwt(t(10)), now).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Rollee's token refresh gave a JWT expiring 2027-01-25T08:00:00Z, not later than the current one's (2027-02-14T08:00:00Z): not stored"
+        );
+        assert!(matches!(
+            check_renewal(&jwt(t(-40)), &jwt(t(-1)), now),
+            Err(RotationError::Expired(_))
+        ));
+        assert!(matches!(
+            check_renewal(&jwt(None), &jwt(Some(1_800_000_000)), now),
+            Err(RotationError::Expired(_))
+        ));
+    }
+
+    #[test]
+    fn the_new_value_keeps_the_current_values_shape() {
+        let fresh = Jwt::new("eyJnew.b.c");
+        assert_eq!(with_jwt("eyJold.b.c\n", &fresh).unwrap(), "eyJnew.b.c");
+        let json = with_jwt(
+            r#" {"token": "eyJold.b.c", "account": "acme", "n": 3} "#,
+            &fresh,
+        )
+        .unwrap();
+        let value: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"token": "eyJnew.b.c", "account": "acme", "n": 3})
+        );
+        assert_eq!(parse_secret(&json).unwrap(), fresh);
+        assert!(matches!(
+            with_jwt("{broken", &fresh),
+            Err(RotationError::Unusable(AWSCURRENT))
+        ));
+    }
+
+    #[test]
+    fn errors_say_what_happened_without_a_jwt() {
+        let debug = format!("{:?}", Raw("eyJsecret.b.c".into()));
+        assert!(!debug.contains("eyJ"), "{debug}");
+        for e in [
+            RotationError::Rejected,
+            RotationError::RefreshRejected,
+            RotationError::Unusable(AWSPENDING),
+            RotationError::Refresh(RolleeError::Status { status: 502 }),
+        ] {
+            let line = e.to_string();
+            assert!(!line.contains('\n') && !line.contains("eyJ"), "{line}");
+        }
+    }
+}
