@@ -16,20 +16,20 @@
 //! Nothing logged or returned carries either JWT: only the secret's id, the
 //! version id, statuses and `exp` dates.
 
+mod secret;
+mod steps;
+
 use std::collections::HashMap;
 use std::fmt;
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use url::Url;
-use uuid::Uuid;
 
 use crate::config::RotationConfig;
 use crate::rollee::{ClientOptions, RolleeClient, RolleeError};
-use crate::token::{Jwt, TokenSource, log_expiry, parse_secret};
+use crate::token::{Jwt, TokenSource};
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPENDING: &str = "AWSPENDING";
@@ -128,15 +128,6 @@ pub enum RotationError {
     Untested(RolleeError),
 }
 
-/// A secret's value as read: it holds a JWT, so its Debug is redacted.
-struct Raw(String);
-
-impl fmt::Debug for Raw {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Raw(<redacted>)")
-    }
-}
-
 /// Runs the steps against Secrets Manager and Rollee.
 pub struct Rotator {
     secrets: SecretsClient,
@@ -202,179 +193,6 @@ impl Rotator {
         }
     }
 
-    /// `createSecret`: unless the pending version holds a JWT already, Rollee's
-    /// token refresh called with the current JWT, its answer checked and
-    /// stored as the pending version, in the current value's shape.
-    async fn create(&self, event: &RotationEvent) -> Result<Done, RotationError> {
-        let current_raw = self
-            .value(&event.secret_id, AWSCURRENT, None)
-            .await?
-            .ok_or(RotationError::Unusable(AWSCURRENT))?;
-        let current = parse_secret(&current_raw.0).ok_or(RotationError::Unusable(AWSCURRENT))?;
-        if self
-            .value(&event.secret_id, AWSPENDING, Some(&event.token))
-            .await?
-            .is_some()
-        {
-            return Ok(Done::AlreadyCreated);
-        }
-
-        let rollee = self.rollee(current.clone());
-        let fresh = match rollee
-            .refresh_token(&self.config.refresh_url, rollee.deadline())
-            .await
-        {
-            Ok(fresh) => fresh,
-            Err(RolleeError::Unauthorized) => return Err(RotationError::RefreshRejected),
-            Err(error) => {
-                if error.may_have_acted() {
-                    tracing::warn!(
-                        secret_id = %event.secret_id,
-                        "Rollee may have issued a new JWT that never arrived: if Rollee revokes the old JWT on a refresh (not published), the current one may no longer work"
-                    );
-                }
-                return Err(RotationError::Refresh(error));
-            }
-        };
-        check_renewal(&current, &fresh, OffsetDateTime::now_utc())?;
-        if fresh == current {
-            tracing::warn!(secret_id = %event.secret_id, "Rollee's token refresh gave back the JWT it was called with");
-        }
-        let value = with_jwt(&current_raw.0, &fresh)?;
-        self.secrets
-            .put_secret_value()
-            .secret_id(&event.secret_id)
-            .client_request_token(&event.token)
-            .secret_string(value)
-            .version_stages(AWSPENDING)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::error!(
-                    secret_id = %event.secret_id,
-                    "Rollee issued a new JWT but it could not be stored: if Rollee revoked the old JWT with this refresh (not published), store a new JWT by hand"
-                );
-                secrets_error(e)
-            })?;
-        log_expiry(&fresh, self.config.warn_days, "new");
-        Ok(Done::Created)
-    }
-
-    /// `testSecret`: one harmless authenticated call with the pending JWT.
-    ///
-    /// Rollee publishes no call made to check a JWT, and nothing else that is
-    /// both authenticated and without effect, except reading a user. So:
-    /// `GET /users/{id}` (published) for a random UUID, which names no user.
-    /// Rollee publishes that a wrong JWT gets 401; the answer for an unknown
-    /// user is not published and 404 is assumed (as the sandbox does). So 404
-    /// (or a user) means "the JWT was accepted", 401 fails the step, and any
-    /// other answer fails it too: on doubt, nothing is promoted, and Secrets
-    /// Manager tries again later.
-    async fn test(&self, event: &RotationEvent) -> Result<Done, RotationError> {
-        let raw = self
-            .value(&event.secret_id, AWSPENDING, Some(&event.token))
-            .await?
-            .ok_or(RotationError::Unusable(AWSPENDING))?;
-        let pending = parse_secret(&raw.0).ok_or(RotationError::Unusable(AWSPENDING))?;
-        let rollee = self.rollee(pending);
-        match rollee.get_user(Uuid::new_v4(), rollee.deadline()).await {
-            Ok(_) | Err(RolleeError::NotFound) => Ok(Done::Tested),
-            Err(RolleeError::Unauthorized) => Err(RotationError::Rejected),
-            Err(other) => Err(RotationError::Untested(other)),
-        }
-    }
-
-    /// `finishSecret`: `AWSCURRENT` moved to the pending version (Secrets
-    /// Manager then stages the old one `AWSPREVIOUS`), and `AWSPENDING` taken
-    /// off it so that the next rotation can start, as AWS's template does.
-    async fn finish(
-        &self,
-        event: &RotationEvent,
-        versions: &HashMap<String, Vec<String>>,
-    ) -> Result<Done, RotationError> {
-        // Never promote a version without a usable JWT, whoever calls this step.
-        let raw = self
-            .value(&event.secret_id, AWSPENDING, Some(&event.token))
-            .await?
-            .ok_or(RotationError::Unusable(AWSPENDING))?;
-        let pending = parse_secret(&raw.0).ok_or(RotationError::Unusable(AWSPENDING))?;
-        let current = versions
-            .iter()
-            .find(|(_, stages)| stages.iter().any(|s| s == AWSCURRENT))
-            .map(|(id, _)| id.clone());
-        self.secrets
-            .update_secret_version_stage()
-            .secret_id(&event.secret_id)
-            .version_stage(AWSCURRENT)
-            .move_to_version_id(&event.token)
-            .set_remove_from_version_id(current)
-            .send()
-            .await
-            .map_err(secrets_error)?;
-        if let Err(e) = self
-            .secrets
-            .update_secret_version_stage()
-            .secret_id(&event.secret_id)
-            .version_stage(AWSPENDING)
-            .remove_from_version_id(&event.token)
-            .send()
-            .await
-        {
-            // AWSPENDING on the AWSCURRENT version is a state Secrets Manager
-            // accepts as a finished rotation: the new JWT is in place.
-            tracing::warn!(secret_id = %event.secret_id, error = %secrets_error(e), "AWSCURRENT moved, but AWSPENDING could not be removed from it");
-        }
-        log_expiry(&pending, self.config.warn_days, "current");
-        Ok(Done::Finished)
-    }
-
-    /// Whether rotation is enabled, and the versions with their stages.
-    async fn describe(
-        &self,
-        secret_id: &str,
-    ) -> Result<(bool, HashMap<String, Vec<String>>), RotationError> {
-        let out = self
-            .secrets
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(secrets_error)?;
-        Ok((
-            out.rotation_enabled().unwrap_or(false),
-            out.version_ids_to_stages().cloned().unwrap_or_default(),
-        ))
-    }
-
-    /// The value of the version staged `stage` (and with id `version`, when
-    /// given); `None` when there is no such value: an empty version, as
-    /// Secrets Manager stages before createSecret, or no version at all.
-    async fn value(
-        &self,
-        secret_id: &str,
-        stage: &str,
-        version: Option<&str>,
-    ) -> Result<Option<Raw>, RotationError> {
-        let answer = self
-            .secrets
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage(stage)
-            .set_version_id(version.map(str::to_owned))
-            .send()
-            .await;
-        match answer {
-            Ok(out) => Ok(out.secret_string().map(|s| Raw(s.to_owned()))),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(secrets_error(e)),
-        }
-    }
-
     /// A Rollee client that sends `jwt` and never re-reads it: a 401 is final.
     fn rollee(&self, jwt: Jwt) -> RolleeClient {
         RolleeClient::with_http(
@@ -388,15 +206,6 @@ impl Rotator {
     pub fn refresh_url(&self) -> &Url {
         &self.config.refresh_url
     }
-}
-
-/// The SDK's error, by its service error code and message (never a value).
-fn secrets_error<E, R>(e: SdkError<E, R>) -> RotationError
-where
-    E: std::error::Error + 'static,
-    R: fmt::Debug,
-{
-    RotationError::SecretsManager(DisplayErrorContext(&e).to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -448,22 +257,9 @@ fn check_renewal(current: &Jwt, fresh: &Jwt, now: OffsetDateTime) -> Result<(), 
     }
 }
 
-/// The value to store for `fresh`, in the shape of the current value: the
-/// bare JWT, or the same JSON object with `token` replaced and every other
-/// field kept.
-fn with_jwt(current_raw: &str, fresh: &Jwt) -> Result<String, RotationError> {
-    let current_raw = current_raw.trim();
-    if !current_raw.starts_with('{') {
-        return Ok(fresh.expose().to_owned());
-    }
-    let mut object: Map<String, Value> =
-        serde_json::from_str(current_raw).map_err(|_| RotationError::Unusable(AWSCURRENT))?;
-    object.insert("token".to_owned(), Value::String(fresh.expose().to_owned()));
-    serde_json::to_string(&object).map_err(|_| RotationError::Unusable(AWSCURRENT))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::secret::Raw;
     use super::*;
 
     fn jwt(exp: Option<i64>) -> Jwt {
@@ -561,27 +357,6 @@ mod tests {
         assert!(matches!(
             check_renewal(&jwt(None), &jwt(Some(1_800_000_000)), now),
             Err(RotationError::Expired(_))
-        ));
-    }
-
-    #[test]
-    fn the_new_value_keeps_the_current_values_shape() {
-        let fresh = Jwt::new("eyJnew.b.c");
-        assert_eq!(with_jwt("eyJold.b.c\n", &fresh).unwrap(), "eyJnew.b.c");
-        let json = with_jwt(
-            r#" {"token": "eyJold.b.c", "account": "acme", "n": 3} "#,
-            &fresh,
-        )
-        .unwrap();
-        let value: Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"token": "eyJnew.b.c", "account": "acme", "n": 3})
-        );
-        assert_eq!(parse_secret(&json).unwrap(), fresh);
-        assert!(matches!(
-            with_jwt("{broken", &fresh),
-            Err(RotationError::Unusable(AWSCURRENT))
         ));
     }
 
