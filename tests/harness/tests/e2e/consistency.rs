@@ -35,7 +35,7 @@ pub fn functions(t: &Yaml) -> Vec<(String, Yaml, Yaml)> {
 }
 
 /// (method, path, binary) of every API route in the template.
-fn template_routes() -> BTreeSet<(String, String, String)> {
+pub(crate) fn template_routes() -> BTreeSet<(String, String, String)> {
     let t = template();
     let mut routes = BTreeSet::new();
     for (_, properties, metadata) in functions(&t) {

@@ -258,7 +258,9 @@ async fn outside_lambda_a_start_failure_answers_every_call_at_once_with_the_reas
         assert_eq!(body["request_id"].as_str().map(str::is_empty), Some(false));
         let detail = body["detail"].as_str().unwrap();
         assert!(
-            detail.starts_with("This function could not start: ROLLEE_API_URL must be an http(s) URL"),
+            detail.starts_with(
+                "This function could not start: ROLLEE_API_URL must be an http(s) URL"
+            ),
             "{detail}"
         );
     }
