@@ -173,7 +173,10 @@ async fn serve_startup_failure(reason: String) -> Result<(), lambda_http::Error>
         move |event: LambdaEvent<serde_json::Value>| {
             let reason = reason.clone();
             async move {
-                tracing::info!(status = 500, "answered with a problem: the function could not start");
+                tracing::info!(
+                    status = 500,
+                    "answered with a problem: the function could not start"
+                );
                 Ok::<_, lambda_http::Error>(api_gateway_response(
                     ApiError::startup_failed(&reason).into_response(&event.context.request_id),
                 ))
@@ -290,7 +293,9 @@ async fn report_init_error(runtime_api: &str, reason: &str) {
         "errorType": INIT_ERROR_TYPE,
     });
     let sent = client
-        .post(format!("http://{runtime_api}/2018-06-01/runtime/init/error"))
+        .post(format!(
+            "http://{runtime_api}/2018-06-01/runtime/init/error"
+        ))
         .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
         .json(&body)
         .send()
