@@ -9,7 +9,8 @@
 #                            (0.0.0.0: reachable from a phone on your network)
 #   PUBLIC_HOST              the host name devices use to reach this machine, put in
 #                            Connect links (default: BIND_ADDRESS, or 127.0.0.1)
-#   DEV_CALLER_SUB dev-user  the caller every request acts as (no authorizer locally)
+#   DEV_CALLER_SUB dev-user  the caller every request without claims acts as (there is no
+#                            authorizer locally); empty: such requests get 401
 #   DEV_TOKEN                the JWT the local sandbox accepts and the functions send
 #   SESSIONS_PER_CALLER_PER_MINUTE 10
 #   ROLLEE_TOKEN, ROLLEE_API_URL   a real Rollee JWT (and API base; default Rollee's
@@ -24,7 +25,7 @@ SANDBOX_PORT=${SANDBOX_PORT:-9100}
 MOTO_PORT=${MOTO_PORT:-9200}
 WEB_PORT=${WEB_PORT:-9400}
 BIND_ADDRESS=${BIND_ADDRESS:-127.0.0.1}
-DEV_CALLER_SUB=${DEV_CALLER_SUB:-dev-user}
+DEV_CALLER_SUB=${DEV_CALLER_SUB-dev-user}
 DEV_TOKEN=${DEV_TOKEN:-local-sandbox-jwt}
 SESSIONS_PER_CALLER_PER_MINUTE=${SESSIONS_PER_CALLER_PER_MINUTE:-10}
 TABLE=${TABLE:-rollee-connect-local}
@@ -146,7 +147,8 @@ env_file="$secrets/functions.env"
   {
     printf 'ROLLEE_API_URL=%s\n' "$api_url"
     printf 'ROLLEE_TOKEN=%s\n' "$token"
-    printf 'DEV_CALLER_SUB=%s\n' "$DEV_CALLER_SUB"
+    # Empty: no assumed caller; only events with claims (cargo lambda invoke) get through.
+    if [ -n "$DEV_CALLER_SUB" ]; then printf 'DEV_CALLER_SUB=%s\n' "$DEV_CALLER_SUB"; fi
     printf 'OWNERSHIP_TABLE=%s\n' "$TABLE"
     printf 'SESSIONS_PER_CALLER_PER_MINUTE=%s\n' "$SESSIONS_PER_CALLER_PER_MINUTE"
     printf 'AWS_ENDPOINT_URL=http://127.0.0.1:%s\n' "$MOTO_PORT"
@@ -158,7 +160,7 @@ start functions cargo lambda watch --invoke-address "$BIND_ADDRESS" --invoke-por
 if [ "$sandbox" = yes ]; then rollee="the local sandbox, http://$url_host:$SANDBOX_PORT (its state is in memory)"; else rollee="$api_url (a real Rollee, with ROLLEE_TOKEN)"; fi
 cat >&2 <<EOF
 make dev: running; Ctrl-C stops it all.
-  API (the three routes)  http://$url_host:$WATCH_PORT       every request acts as caller '$DEV_CALLER_SUB'
+  API (the three routes)  http://$url_host:$WATCH_PORT       requests without claims act as '${DEV_CALLER_SUB:-(none: 401)}'
   example web app         http://$url_host:$WEB_PORT/
   Rollee                  $rollee
   ownership table         '$TABLE' in moto, 127.0.0.1:$MOTO_PORT (in memory)
