@@ -3,7 +3,9 @@
 //!
 //! Published behaviour is reproduced as documented; everything Rollee does not
 //! publish is marked `STAND-IN` where it is decided here, so that nobody
-//! mistakes it for Rollee's behaviour. Fault modes let a test make it slow,
+//! mistakes it for Rollee's behaviour. The markers [C] (confirmed by Rollee's
+//! documentation or SDKs), [I] (inferred) and [?] (unpublished) are those of
+//! docs/rollee.md, which lists each fact. Fault modes let a test make it slow,
 //! rude or broken on demand.
 //!
 //! Where things are:

@@ -69,7 +69,7 @@ fn sam_built_the_three_bootstraps() {
             meta.permissions().mode() & 0o111 != 0,
             "{id}: not executable"
         );
-        // An x86-64 ELF executable (the architecture this machine builds; see README).
+        // An x86-64 ELF executable (make deploy-checks builds x86_64: these tests run the binaries here).
         let head = std::fs::read(&path).unwrap();
         assert_eq!(&head[..4], b"\x7fELF", "{id}: not an ELF file");
         assert_eq!(
