@@ -127,6 +127,14 @@ def main():
         check("the refreshed session's Connect page is valid", True)
         expect(page.get_by_test_id("time-left")).to_contain_text(re.compile(r"Time left: (29|30):\d\d"))
 
+        # 6. Opened as a plain file (any static host), the page asks for a
+        #    deployed stack's ApiUrl and a login token to paste.
+        deployed = browser.new_page()
+        deployed.goto((ROOT / "examples/web/index.html").as_uri())
+        expect(deployed.locator("#signin-deployed")).to_be_visible()
+        check("served elsewhere, the page asks for ApiUrl and a login token", deployed.locator("#signin-local").is_hidden())
+        deployed.close()
+
         Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=args.screenshot, full_page=True)
         check("no script error on the page", not errors, errors)
