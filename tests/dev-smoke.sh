@@ -1,88 +1,167 @@
 #!/usr/bin/env bash
-# Proves the README's first command: starts `make dev` (the sandbox and
-# `cargo lambda watch`) on spare ports, walks the README's curl flow against
-# it, and stops everything it started.
+# Proves the README's local part by running it: `make dev` on spare ports, then
+# every README shell block marked `<!-- smoke: run -->` as written (only the
+# default ports 9000/9100/9200/9400 replaced by the spare ones); every other
+# shell block must say why it is not run (`<!-- smoke: skip: … -->`). And what
+# the README promises about make dev itself: a busy port stops it before
+# anything starts, naming the port; SIGTERM to make stops everything; a
+# function that cannot start answers at once with the reason; ROLLEE_TOKEN
+# and ROLLEE_API_URL point the functions at another Rollee without the token
+# on any command line; no JWT and no session token in its logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export SANDBOX_PORT=${SMOKE_SANDBOX_PORT:-9310}
 export WATCH_PORT=${SMOKE_WATCH_PORT:-9300}
 export MOTO_PORT=${SMOKE_MOTO_PORT:-9320}
+export WEB_PORT=${SMOKE_WEB_PORT:-9340}
+other_rollee_port=${SMOKE_OTHER_ROLLEE_PORT:-9350}
 export DEV_TOKEN=smoke-test-jwt-7f3c
-DEV_TOKEN_CHECK=$DEV_TOKEN
-base="http://127.0.0.1:$WATCH_PORT"
-log=$(mktemp)
+# The README's walk and this test send more sessions a minute than the default quota allows.
+export SESSIONS_PER_CALLER_PER_MINUTE=1000
+target=${CARGO_TARGET_DIR:-target}
+work=$(mktemp -d)
+log=$work/make-dev.log
+make_pid=
+helper_pid=
 
-setsid make --no-print-directory dev >"$log" 2>&1 &
-group=$!
+stop_make() {
+  [ -n "$make_pid" ] || return 0
+  kill -TERM "$make_pid" 2>/dev/null || true
+  wait "$make_pid" 2>/dev/null || true
+  kill -- "-$make_pid" 2>/dev/null || true
+  make_pid=
+}
 cleanup() {
-  kill -- "-$group" 2>/dev/null || true
-  wait "$group" 2>/dev/null || true
-  rm -f "$log"
+  stop_make
+  [ -z "$helper_pid" ] || kill "$helper_pid" 2>/dev/null || true
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
 fail() {
   echo "dev-smoke: FAILED: $*" >&2
-  echo "--- make dev output ---" >&2
-  cat "$log" >&2
+  if [ -f "$log" ]; then
+    echo "--- make dev output (last 60 lines) ---" >&2
+    tail -n 60 "$log" >&2
+  fi
   exit 1
 }
+passed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+listening() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$1" 2>/dev/null; }
 
-# `cargo lambda watch` compiles a function on its first call: allow for it.
-for _ in $(seq 1 300); do
-  curl -s -o /dev/null "$base/" 2>/dev/null && break
-  sleep 1
+start_make() { # extra make arguments…
+  setsid make --no-print-directory dev "$@" >"$log" 2>&1 &
+  make_pid=$!
+  for _ in $(seq 1 300); do
+    listening "$WATCH_PORT" && return 0
+    kill -0 "$make_pid" 2>/dev/null || fail "make dev stopped"
+    sleep 1
+  done
+  fail "make dev never listened on $WATCH_PORT"
+}
+
+# --------------------------------------------------------------- a busy port
+python3 -c "
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); time.sleep(600)" "$SANDBOX_PORT" &
+helper_pid=$!
+sleep 0.5
+set +e
+out=$(timeout 120 make --no-print-directory dev 2>&1)
+rc=$?
+set -e
+kill "$helper_pid" 2>/dev/null || true
+wait "$helper_pid" 2>/dev/null || true
+helper_pid=
+[ "$rc" != 0 ] || fail "make dev with SANDBOX_PORT busy exited 0: $out"
+grep -q "port $SANDBOX_PORT (SANDBOX_PORT) is already in use" <<<"$out" || fail "make dev did not name the busy port: $out"
+if listening "$WATCH_PORT" || listening "$MOTO_PORT"; then fail "make dev started something although a port was busy"; fi
+ok "a busy SANDBOX_PORT: make dev exits $rc at once, naming it, and starts nothing"
+
+# --------------------------------------------------------------- the README, as written
+start_make
+# Each function compiles on its first call: not inside the README's commands.
+for path in /users /users/00000000-0000-4000-8000-000000000000/sessions /sessions/refresh; do
+  curl -s -o /dev/null -m 600 -X POST "http://127.0.0.1:$WATCH_PORT$path" || fail "warming $path"
 done
 
-call() { # method path [body] -> prints "status body"
-  local out
-  out=$(curl -s -m 120 -X "$1" "$base$2" -H 'content-type: application/json' ${3:+-d "$3"} -w '\n%{http_code}') || fail "curl $1 $2"
-  printf '%s %s\n' "$(tail -n1 <<<"$out")" "$(head -n -1 <<<"$out")"
-}
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['$1'])" "$2"; }
-expect() { # status answer what
-  [[ "${2%% *}" == "$1" ]] || fail "$3: expected $1, got: $2"
-  echo "ok: $3 -> $1"
-  passed=$((passed + 1))
-}
-passed=0
+python3 - "$work" <<'PY' || fail "README shell blocks"
+import re, sys, os
+work = sys.argv[1]
+text = open("README.md").read()
+ports = {"9000": os.environ["WATCH_PORT"], "9100": os.environ["SANDBOX_PORT"],
+         "9200": os.environ["MOTO_PORT"], "9400": os.environ["WEB_PORT"]}
+blocks = re.findall(r"(<!-- smoke: ([^>]*?) -->\n)?```sh\n(.*?)```", text, re.S)
+run = 0
+for tagged, tag, code in blocks:
+    if not tagged:
+        sys.exit(f"a README sh block has no <!-- smoke: run|skip: why --> tag:\n{code[:200]}")
+    if tag == "run":
+        for old, new in ports.items():
+            code = re.sub(rf"(127\.0\.0\.1|localhost):{old}\b", rf"\g<1>:{new}", code)
+            code = re.sub(rf"--invoke-port {old}\b", f"--invoke-port {new}", code)
+        run += 1
+        open(f"{work}/readme-{run}.sh", "w").write("set -euo pipefail\n" + code)
+    elif not tag.startswith("skip: "):
+        sys.exit(f"unknown smoke tag {tag!r}")
 
-a=$(call POST /users '{"metadata": {"plan": "gold"}}'); expect 201 "$a" "POST /users"
-user=$(field user_id "${a#* }")
-a=$(call POST /users); expect 200 "$a" "POST /users again: found"
-[[ "$(field user_id "${a#* }")" == "$user" ]] || fail "a second POST /users gave another user: $a"
-a=$(call POST "/users/$user/sessions"); expect 201 "$a" "POST /users/{user_id}/sessions"
-url=$(field connect_url "${a#* }")
-page=$(curl -s "$url"); grep -q "Session valid until" <<<"$page" || fail "Connect page of a new session: $page"
-echo "ok: Connect page opens"
-passed=$((passed + 1))
-a=$(call POST /sessions/refresh "{\"connect_url\": \"$url\"}"); expect 200 "$a" "POST /sessions/refresh"
-a=$(call POST "/users/not-a-uuid/sessions"); expect 400 "$a" "bad UUID"
-a=$(call POST /sessions/refresh '{"connect_url": 5}'); expect 400 "$a" "wrong body"
-a=$(call POST "/users/$user/sessions"); expect 201 "$a" "a second session"
-# Another caller holding the URL cannot refresh it (cargo lambda invoke carries claims).
-other=$(mktemp)
-python3 - "$(field connect_url "${a#* }")" >"$other" <<'PY'
-import json, sys
-e = json.load(open("events/refresh-url.json"))
-e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "bob"
-e["body"] = json.dumps({"connect_url": sys.argv[1]})
-print(json.dumps(e))
 PY
-out=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" refresh-url \
-  --data-file "$other") || fail "cargo lambda invoke"
-rm -f "$other"
-grep -q '"statusCode":404' <<<"$out" || fail "refresh by another caller: $out"
-echo "ok: a refresh by another caller -> 404"
-passed=$((passed + 1))
-out=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" new-session \
-  --data-file events/new-session-other-caller.json) || fail "cargo lambda invoke"
-grep -q '"statusCode":404' <<<"$out" || fail "cargo lambda invoke with another caller's event: $out"
-echo "ok: cargo lambda invoke --data-file events/new-session-other-caller.json -> 404"
-passed=$((passed + 1))
-if grep -q "$(field session_id "${a#* }")" "$log"; then fail "a session token appears in the logs"; fi
-if grep -q "$DEV_TOKEN_CHECK" "$log"; then fail "the JWT appears in the logs"; fi
-echo "ok: no session token and no JWT in the logs"
-passed=$((passed + 1))
+blocks=$(ls "$work"/readme-*.sh | wc -l | tr -d " ")
+[ "$blocks" -ge 3 ] || fail "only $blocks README blocks to run"
+for i in $(seq 1 "$blocks"); do
+  bash "$work/readme-$i.sh" >"$work/readme-$i.out" 2>&1 || { cat "$work/readme-$i.out" >&2; fail "README block $i (above)"; }
+  ok "README block $i: $(grep -v '^set ' "$work/readme-$i.sh" | grep -v '^#' | grep -v '^ *$' | head -n1 | cut -c1-70)…"
+done
+page=$(curl -s "http://127.0.0.1:$WEB_PORT/") && grep -q "Example app" <<<"$page" || fail "the web app at WEB_PORT"
+ok "the example web app is served on WEB_PORT"
+
+# No JWT and no session token in make dev's output.
+if grep -q "$DEV_TOKEN" "$log"; then fail "the JWT appears in make dev's output"; fi
+sessions=$(cat "$work"/readme-*.out | grep -oE '/session/[0-9a-f-]{36}' | sort -u | cut -d/ -f3)
+[ -n "$sessions" ] || fail "the README blocks printed no Connect URL"
+for s in $sessions; do
+  if grep -q "$s" "$log"; then fail "a session token appears in make dev's output"; fi
+done
+ok "no JWT and none of $(wc -w <<<"$sessions") session tokens in make dev's output"
+
+# --------------------------------------------------------------- SIGTERM
+kill -TERM "$make_pid"
+for _ in $(seq 1 30); do kill -0 "$make_pid" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$make_pid" 2>/dev/null && fail "make did not exit on SIGTERM"
+wait "$make_pid" 2>/dev/null || true
+make_pid=
+for port in "$WATCH_PORT" "$SANDBOX_PORT" "$MOTO_PORT" "$WEB_PORT"; do
+  for _ in $(seq 1 20); do listening "$port" || continue 2; sleep 0.5; done
+  fail "port $port still answers after SIGTERM to make"
+done
+ok "SIGTERM to make stops everything make dev started"
+
+# --------------------------------------------------------------- a function that cannot start
+start_make SESSIONS_PER_CALLER_PER_MINUTE=0
+started=$SECONDS
+answer=$(curl -s -m 600 -w ' %{http_code}' -X POST "http://127.0.0.1:$WATCH_PORT/users")
+[[ "$answer" == *" 500" ]] || fail "a function that cannot start: $answer"
+grep -q 'could not start: SESSIONS_PER_CALLER_PER_MINUTE must be' <<<"$answer" || fail "no reason given: $answer"
+again=$SECONDS
+curl -s -m 10 -X POST "http://127.0.0.1:$WATCH_PORT/users" | grep -q 'could not start' || fail "a second call"
+ok "a function that cannot start answers 500 naming the cause ($((again - started)) s with its build, $((SECONDS - again)) s after)"
+stop_make
+
+# --------------------------------------------------------------- another Rollee, with ROLLEE_TOKEN
+other_jwt=smoke-other-rollee-jwt-91e2
+SANDBOX_ADDR=127.0.0.1:$other_rollee_port SANDBOX_TOKEN=$other_jwt "$target/debug/rollee-sandbox" >/dev/null &
+helper_pid=$!
+ROLLEE_TOKEN=$other_jwt ROLLEE_API_URL=http://127.0.0.1:$other_rollee_port/api/v0.5 start_make
+answer=$(curl -s -m 600 -X POST "http://127.0.0.1:$WATCH_PORT/users")
+grep -q "\"connect_url\":\"http://127.0.0.1:$other_rollee_port/v0.4/session/" <<<"$answer" || fail "ROLLEE_API_URL not used: $answer"
+if listening "$SANDBOX_PORT"; then fail "a local sandbox was started although ROLLEE_TOKEN was set"; fi
+# (A bracket expression, so that this grep's own command line does not match.)
+if ps -eo args | grep -q "[${other_jwt:0:1}]${other_jwt:1}"; then fail "ROLLEE_TOKEN appears on a command line"; fi
+if grep -q "$other_jwt" "$log"; then fail "ROLLEE_TOKEN appears in make dev's output"; fi
+ok "ROLLEE_TOKEN and ROLLEE_API_URL: the functions call that Rollee with that JWT; no local sandbox; the JWT on no command line"
+stop_make
+
 echo "dev-smoke: $passed passed, 0 failed"

@@ -141,7 +141,10 @@ where
         tokio::runtime::Builder::new_current_thread()
     };
     builder.enable_all().build()?.block_on(async move {
-        let state = Arc::new(init_from_env().await);
+        let state = match init_from_env().await {
+            Ok(state) => Arc::new(state),
+            Err(reason) => return serve_startup_failure(reason).await,
+        };
         lambda_http::lambda_runtime::run_concurrent(lambda_http::service_fn(
             move |event: LambdaEvent<LambdaRequest>| {
                 let state = state.clone();
@@ -154,6 +157,33 @@ where
         ))
         .await
     })
+}
+
+/// Outside Lambda (`cargo lambda watch`), a function that could not start
+/// answers every invocation with a 500 problem saying why, at once.
+///
+/// `cargo lambda watch` starts a function on the first request to it and
+/// never restarts one that exited: were the process to exit, that request and
+/// every later one would wait forever. (It does handle the Runtime API's
+/// `init/error`, but only by handing the error's body to one waiting request
+/// as if it were the function's answer; the later requests still wait.)
+async fn serve_startup_failure(reason: String) -> Result<(), lambda_http::Error> {
+    let reason: Arc<str> = Arc::from(reason);
+    lambda_http::lambda_runtime::run_concurrent(lambda_http::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let reason = reason.clone();
+            async move {
+                tracing::info!(
+                    status = 500,
+                    "answered with a problem: the function could not start"
+                );
+                Ok::<_, lambda_http::Error>(api_gateway_response(
+                    ApiError::startup_failed(&reason).into_response(&event.context.request_id),
+                ))
+            }
+        },
+    ))
+    .await
 }
 
 /// What `lambda_http`'s own adapter does, with one difference: its conversion
@@ -200,10 +230,21 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
 }
 
 /// Cold start of a deployed (or `cargo lambda watch`ed) function: logging,
-/// configuration from the environment, the JWT, the HTTP client. On failure it
-/// logs one line naming the cause and exits, so Lambda reports an init error
-/// instead of serving requests it cannot answer.
-pub async fn init_from_env() -> State {
+/// configuration from the environment, the JWT, the HTTP client.
+///
+/// On failure it logs one line naming the cause, then:
+/// - in Lambda (`AWS_EXECUTION_ENV` set), reports the cause to the Runtime
+///   API's `POST /2018-06-01/runtime/init/error` (so that Lambda records it as
+///   the init error of the invocation that started it) and exits: Lambda
+///   answers that invocation at once and starts a fresh process for the next;
+/// - under a Runtime API outside Lambda (`cargo lambda watch`), returns the
+///   cause, which [`serve`] then answers every invocation with (a 500 problem
+///   naming it) instead of leaving the caller waiting;
+/// - with no Runtime API at all, exits.
+///
+/// lambda_runtime itself reports init errors only for SnapStart hooks: the
+/// state is built before it runs, so this is done here.
+pub async fn init_from_env() -> Result<State, String> {
     init_logging();
     let built = match Config::from_env() {
         Ok(config) => {
@@ -214,14 +255,58 @@ pub async fn init_from_env() -> State {
         }
         Err(e) => Err(e.into()),
     };
-    match built {
-        Ok(state) => state,
-        Err(e) => {
-            tracing::error!("startup failed: {e}");
-            std::process::exit(1);
+    let reason = match built {
+        Ok(state) => return Ok(state),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!("startup failed: {reason}");
+    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let in_lambda = std::env::var(crate::config::VAR_EXECUTION_ENV).is_ok_and(|v| !v.is_empty());
+    match runtime_api {
+        Some(_) if !in_lambda => Err(reason),
+        Some(api) => {
+            report_init_error(&api, &reason).await;
+            std::process::exit(1)
         }
+        None => std::process::exit(1),
     }
 }
+
+/// `POST /2018-06-01/runtime/init/error`, as the Runtime API defines it: the
+/// error type in a header, `{"errorMessage", "errorType"}` as the body. A
+/// failure to report is logged; the process exits anyway.
+async fn report_init_error(runtime_api: &str, reason: &str) {
+    let client = match http::client(http::Timeouts {
+        connect: std::time::Duration::from_secs(1),
+        attempt: std::time::Duration::from_secs(2),
+    }) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!("could not report the init error to the Runtime API: {e}");
+            return;
+        }
+    };
+    let body = serde_json::json!({
+        "errorMessage": format!("startup failed: {reason}"),
+        "errorType": INIT_ERROR_TYPE,
+    });
+    let sent = client
+        .post(format!(
+            "http://{runtime_api}/2018-06-01/runtime/init/error"
+        ))
+        .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
+        .json(&body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!("could not report the init error to the Runtime API: {e}");
+    }
+}
+
+/// The error type of an init failure, as Lambda shows it.
+pub const INIT_ERROR_TYPE: &str = "Runtime.InitError";
 
 /// Lambda's logging, as `lambda_http::tracing::init_default_subscriber` sets it
 /// up (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from

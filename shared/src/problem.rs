@@ -172,6 +172,15 @@ impl ApiError {
         )
     }
 
+    /// Outside Lambda only (`cargo lambda watch`): the function could not
+    /// start, and says why. The reason names a variable or a secret, never a value.
+    pub fn startup_failed(reason: &str) -> Self {
+        Self::new(
+            Problem::Internal,
+            format!("This function could not start: {reason}. Fix the setting and restart it."),
+        )
+    }
+
     /// A bug of ours; logged with its cause.
     pub fn internal(cause: impl ToString) -> Self {
         Self::new(

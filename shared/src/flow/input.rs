@@ -14,7 +14,8 @@ use crate::problem::ApiError;
 pub const OWNER_KEY: &str = "__connect_owner";
 pub const RESERVED_PREFIX: &str = "__";
 
-/// Our own limits on caller metadata. Rollee publishes none [?]; these keep
+/// Our own limits on caller metadata. Rollee publishes none ([?]: unpublished,
+/// in docs/rollee.md's legend); these keep
 /// Rollee's stored metadata small and plain.
 pub const MAX_METADATA_KEYS: usize = 20;
 pub const MAX_KEY_CHARS: usize = 64;

@@ -3,7 +3,9 @@
 //!
 //! Published behaviour is reproduced as documented; everything Rollee does not
 //! publish is marked `STAND-IN` where it is decided here, so that nobody
-//! mistakes it for Rollee's behaviour. Fault modes let a test make it slow,
+//! mistakes it for Rollee's behaviour. The markers [C] (confirmed by Rollee's
+//! documentation or SDKs), [I] (inferred) and [?] (unpublished) are those of
+//! docs/rollee.md, which lists each fact. Fault modes let a test make it slow,
 //! rude or broken on demand.
 //!
 //! Where things are:
@@ -127,14 +129,27 @@ impl Sandbox {
     }
 
     pub async fn bind(addr: SocketAddr, token: &str) -> std::io::Result<Self> {
+        Self::bind_with_origin(addr, token, None).await
+    }
+
+    /// As [`Sandbox::bind`], with Connect links on `origin` (e.g.
+    /// `http://10.0.2.2:9100`, how an emulator reaches it) instead of `http://<addr>`.
+    pub async fn bind_with_origin(
+        addr: SocketAddr,
+        token: &str,
+        origin: Option<String>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let origin = origin
+            .map(|o| o.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{addr}"));
         let shared = Arc::new(Shared {
             world: Mutex::new(World {
                 tokens: vec![token.to_owned()],
                 ..World::default()
             }),
-            origin: format!("http://{addr}"),
+            origin,
         });
         let task = spawn_server(listener, shared.clone(), api::handle);
         Ok(Self { addr, shared, task })

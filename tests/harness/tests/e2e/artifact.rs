@@ -70,7 +70,7 @@ fn sam_built_the_four_bootstraps() {
             meta.permissions().mode() & 0o111 != 0,
             "{id}: not executable"
         );
-        // An x86-64 ELF executable (the architecture this machine builds; see README).
+        // An x86-64 ELF executable (make deploy-checks builds x86_64: these tests run the binaries here).
         let head = std::fs::read(&path).unwrap();
         assert_eq!(&head[..4], b"\x7fELF", "{id}: not an ELF file");
         assert_eq!(
@@ -184,9 +184,11 @@ async fn a_built_function_without_its_secret_variable_stops_at_init_naming_it() 
             .contains("ROLLEE_SECRET_ID"),
         "{line}"
     );
+    // It reported the reason to the Runtime API's init/error, and never asked for an event.
+    let error = runtime.ready(Duration::from_millis(100)).await.unwrap_err();
     assert!(
-        runtime.ready(Duration::from_millis(100)).await.is_err(),
-        "it never asks for an event"
+        error.starts_with("init error: ") && error.contains("ROLLEE_SECRET_ID"),
+        "{error}"
     );
 }
 

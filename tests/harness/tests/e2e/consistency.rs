@@ -49,7 +49,7 @@ pub const ROTATION_BINARY: &str = "rotate-token";
 
 /// (method, path, binary) of every API route in the template. A function
 /// without events has no route (the rotation function).
-fn template_routes() -> BTreeSet<(String, String, String)> {
+pub(crate) fn template_routes() -> BTreeSet<(String, String, String)> {
     let t = template();
     let mut routes = BTreeSet::new();
     for (_, properties, metadata) in functions(&t) {
@@ -270,4 +270,103 @@ fn the_function_timeout_leaves_room_for_the_rollee_budget_and_sits_under_api_gat
         budget + 4 * secrets < rotation_timeout,
         "rotation timeout {rotation_timeout} s"
     );
+}
+
+/// `cargo metadata`: every package's declared `rust-version` (Cargo.lock's
+/// packages, ours included).
+fn rust_versions() -> Vec<(String, String, Option<String>)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["version"].as_str().unwrap().to_owned(),
+                p["rust_version"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn version_triple(v: &str) -> (u64, u64, u64) {
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().unwrap());
+    (
+        parts.next().unwrap(),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}
+
+#[test]
+fn the_workspace_rust_version_is_not_below_any_dependencys_and_the_readme_states_it() {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let cargo: toml::Table = text.parse().unwrap();
+    let ours = cargo["workspace"]["package"]["rust-version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let packages = rust_versions();
+    assert!(packages.len() > 100, "{} packages", packages.len());
+    let above: Vec<String> = packages
+        .iter()
+        .filter_map(|(name, version, rv)| {
+            rv.as_deref()
+                .filter(|rv| version_triple(rv) > version_triple(&ours))
+                .map(|rv| format!("{name} {version} needs Rust {rv}"))
+        })
+        .collect();
+    assert!(
+        above.is_empty(),
+        "rust-version {ours} is below what dependencies declare: {above:?}"
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust {ours} or newer")),
+        "the README states another Rust version than {ours}"
+    );
+}
+
+#[test]
+fn samconfig_chooses_the_architecture_once_for_build_and_deploy_and_needs_no_beta_features() {
+    let text = std::fs::read_to_string(root().join("samconfig.toml")).unwrap();
+    let config: toml::Table = text.parse().unwrap();
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("beta_features")),
+        "rust-cargolambda is not a beta feature of SAM CLI 1.170.0"
+    );
+    let global = config["default"]["global"]["parameters"]
+        .as_table()
+        .unwrap();
+    let overrides = global["parameter_overrides"].as_str().unwrap();
+    let arch = overrides
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("Architecture="))
+        .expect("Architecture in the global parameter_overrides (build and deploy)");
+    assert!(["arm64", "x86_64"].contains(&arch), "{arch}");
+    for (command, table) in config["default"].as_table().unwrap() {
+        if command != "global" {
+            assert!(
+                table
+                    .get("parameters")
+                    .and_then(|p| p.get("parameter_overrides"))
+                    .is_none(),
+                "[default.{command}.parameters] would replace the global Architecture"
+            );
+        }
+    }
 }

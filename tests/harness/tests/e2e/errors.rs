@@ -1,4 +1,4 @@
-//! Every row of the error table (README, "Errors"): the input that triggers it, the
+//! Every row of the error table (docs/api.md, "Every status"): the input that triggers it, the
 //! status, and the problem body. Plus the retry rules that decide between them.
 
 use std::time::Duration;

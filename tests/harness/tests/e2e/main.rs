@@ -11,6 +11,7 @@
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
 //! - `template`: the template's IAM, log retention and access-log choices;
+//! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
 //! `support` holds what they share: the handlers' state, log capture and the leak check.
@@ -20,6 +21,7 @@ mod consistency;
 mod errors;
 mod events;
 mod flow;
+mod openapi;
 mod ownership;
 mod retries;
 mod robustness;

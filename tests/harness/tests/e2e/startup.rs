@@ -190,3 +190,81 @@ async fn at_trace_level_no_log_line_carries_a_token() {
     }
     assert_no_leaks();
 }
+
+/// In Lambda, a function that cannot start says why to the Runtime API's
+/// `init/error` (Lambda then fails the invocation at once with that reason)
+/// and exits; it never asks for an event.
+#[tokio::test]
+async fn in_lambda_a_start_failure_is_reported_to_init_error_and_the_process_exits() {
+    use rollee_harness::runtime_api::{RuntimeApi, lambda_environment};
+    use std::time::Duration;
+
+    let runtime = RuntimeApi::start("new-session").await.unwrap();
+    let mut child = Command::new(binary("new-session"))
+        .env_clear()
+        .envs(lambda_environment("new-session", &runtime.address(), 128))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let reported = runtime.ready(Duration::from_secs(20)).await;
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let error = reported.expect_err("it never asks for an event");
+    assert!(error.starts_with("init error: "), "{error}");
+    let body: serde_json::Value =
+        serde_json::from_str(error.trim_start_matches("init error: ")).unwrap();
+    assert_eq!(body["errorType"], "Runtime.InitError");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("neither ROLLEE_SECRET_ID nor ROLLEE_TOKEN is set"),
+        "{body}"
+    );
+}
+
+/// Outside Lambda (`cargo lambda watch`, which never restarts a function
+/// that exited), a function that cannot start answers every call at once
+/// with a 500 problem naming the reason, instead of leaving it waiting.
+#[tokio::test]
+async fn outside_lambda_a_start_failure_answers_every_call_at_once_with_the_reason() {
+    use rollee_harness::runtime_api::Bootstrap;
+    use std::time::{Duration, Instant};
+
+    let function = Bootstrap::start_outside_lambda(
+        &binary("create-user"),
+        "create-user",
+        &[("ROLLEE_TOKEN", "eyJx"), ("ROLLEE_API_URL", "ftp://h")],
+        true,
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let answer = function
+            .invoke(&event("create-user"), Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(answer["statusCode"], 500, "{answer}");
+        assert_eq!(
+            answer["headers"]["content-type"],
+            "application/problem+json"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["type"], "urn:rollee-connect:problem:internal");
+        assert_eq!(body["request_id"].as_str().map(str::is_empty), Some(false));
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with(
+                "This function could not start: ROLLEE_API_URL must be an http(s) URL"
+            ),
+            "{detail}"
+        );
+    }
+    let logs = function.stop();
+    assert!(logs.contains("startup failed"), "{logs}");
+    assert!(!logs.contains("eyJx"), "the JWT is never logged");
+}
