@@ -159,15 +159,15 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
 #[ignore = "needs `sam build`; run by `make test`"]
 async fn a_built_function_without_its_secret_variable_stops_at_init_naming_it() {
     let runtime = RuntimeApi::start("CreateUserFunction").await.unwrap();
-    let output = Command::new(bootstrap("CreateUserFunction"))
-        .env_clear()
-        .envs(lambda_environment(
-            "CreateUserFunction",
-            &runtime.address(),
-            128,
-        ))
-        .output()
-        .unwrap();
+    let path = bootstrap("CreateUserFunction");
+    let env = lambda_environment("CreateUserFunction", &runtime.address(), 128);
+    // Off the test's own thread: the Runtime API that takes the init error
+    // runs on it.
+    let output =
+        tokio::task::spawn_blocking(move || Command::new(path).env_clear().envs(env).output())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let text = format!(
         "{}{}",
