@@ -40,6 +40,17 @@ pub const SESSION_RECORD_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
 #[error("the ownership table failed: {0}")]
 pub struct StoreError(String);
 
+/// A conditional write refused because its condition did not hold: an
+/// answer, not a failure of the table.
+fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
 fn store_error<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
@@ -177,12 +188,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(store_error(e)),
         }
     }
@@ -202,12 +208,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             // Taken over after its lease: nothing of ours to release.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(store_error(e)),
         }
     }
@@ -267,12 +268,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             // The caller already has a user (or is creating one): keep it.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(store_error(e)),
         }
     }
@@ -291,9 +287,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(e) if condition_failed(&e) => {}
             Err(e) => return Err(store_error(e)),
         }
         self.client
@@ -369,12 +363,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Ok(())),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Err(60 - now % 60))
-            }
+            Err(e) if condition_failed(&e) => Ok(Err(60 - now % 60)),
             Err(e) => Err(store_error(e)),
         }
     }
