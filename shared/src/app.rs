@@ -80,23 +80,24 @@ impl State {
     }
 }
 
-/// A function's handler: `async fn(&State, &Request) -> Result<Response<Body>, ApiError>`.
+/// A function's handler: `async fn(&S, &Request) -> Result<Response<Body>, ApiError>`,
+/// `S` being the state built at cold start ([`State`] for the three Connect routes).
 /// (A trait, so that the future may borrow both arguments.)
-pub trait Handler<'a>: Fn(&'a State, &'a Request) -> Self::Future {
+pub trait Handler<'a, S: 'a>: Fn(&'a S, &'a Request) -> Self::Future {
     type Future: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a;
 }
 
-impl<'a, H, F> Handler<'a> for H
+impl<'a, S: 'a, H, F> Handler<'a, S> for H
 where
-    H: Fn(&'a State, &'a Request) -> F,
+    H: Fn(&'a S, &'a Request) -> F,
     F: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a,
 {
     type Future = F;
 }
 
 /// One invocation: the handler's answer, or its failure as a problem, logged.
-pub async fn respond<'a, H: Handler<'a>>(
-    state: &'a State,
+pub async fn respond<'a, S: 'a, H: Handler<'a, S>>(
+    state: &'a S,
     request: &'a Request,
     handler: H,
 ) -> Response<Body> {
@@ -120,16 +121,28 @@ pub async fn respond<'a, H: Handler<'a>>(
     }
 }
 
-/// Runs a function: a tokio runtime, the state built once (see
-/// [`init_from_env`]), then `handler` for every invocation.
+/// Runs one of the Connect functions: [`serve_with`] the [`State`] built by
+/// [`init_from_env`].
+pub fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: for<'a> Handler<'a, State> + Copy + Send + Sync + 'static,
+{
+    serve_with(init_from_env, handler)
+}
+
+/// Runs a function: a tokio runtime, the state built once by `init` (which
+/// reports its own failure, see [`start`]), then `handler` for every invocation.
 ///
 /// Classic Lambda sends one event at a time to a sandbox with a fraction of a
 /// vCPU: a single-threaded runtime starts faster and hands nothing between
 /// threads. With `AWS_LAMBDA_MAX_CONCURRENCY` above 1 (Lambda Managed
 /// Instances), a worker per core polls that many events at once.
-pub fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
+pub fn serve_with<S, I, Fut, H>(init: I, handler: H) -> Result<(), lambda_http::Error>
 where
-    H: for<'a> Handler<'a> + Copy + Send + Sync + 'static,
+    S: Send + Sync + 'static,
+    I: FnOnce() -> Fut,
+    Fut: Future<Output = Result<S, String>>,
+    H: for<'a> Handler<'a, S> + Copy + Send + Sync + 'static,
 {
     let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
         .ok()
@@ -141,7 +154,7 @@ where
         tokio::runtime::Builder::new_current_thread()
     };
     builder.enable_all().build()?.block_on(async move {
-        let state = match init_from_env().await {
+        let state = match init().await {
             Ok(state) => Arc::new(state),
             Err(reason) => return serve_startup_failure(reason).await,
         };
@@ -150,7 +163,7 @@ where
                 let state = state.clone();
                 async move {
                     Ok::<_, lambda_http::Error>(api_gateway_response(
-                        invoke(&state, event, handler).await,
+                        invoke(&*state, event, handler).await,
                     ))
                 }
             },
@@ -191,9 +204,9 @@ async fn serve_startup_failure(reason: String) -> Result<(), lambda_http::Error>
 /// `X-Forwarded-Proto` that makes no URL, a raw query string with a quote or a
 /// space, a body flagged base64 that is not); that panic is caught here and
 /// answered with a 400 problem instead of failing the invocation.
-async fn invoke<H>(state: &State, event: LambdaEvent<LambdaRequest>, handler: H) -> Response<Body>
+async fn invoke<S, H>(state: &S, event: LambdaEvent<LambdaRequest>, handler: H) -> Response<Body>
 where
-    H: for<'a> Handler<'a>,
+    H: for<'a> Handler<'a, S>,
 {
     let LambdaEvent { payload, context } = event;
     let request_id = context.request_id.clone();
@@ -229,8 +242,21 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
     out
 }
 
+/// Cold start of a Connect function: logging, configuration from the
+/// environment, the JWT, the HTTP client; see [`start`] for a failure.
+pub async fn init_from_env() -> Result<State, String> {
+    start(async {
+        let config = Config::from_env()?;
+        State::build(&config, ClientOptions::default(), |http| {
+            crate::aws::loader(http).load()
+        })
+        .await
+    })
+    .await
+}
+
 /// Cold start of a deployed (or `cargo lambda watch`ed) function: logging,
-/// configuration from the environment, the JWT, the HTTP client.
+/// then `build`.
 ///
 /// On failure it logs one line naming the cause, then:
 /// - in Lambda (`AWS_EXECUTION_ENV` set), reports the cause to the Runtime
@@ -238,24 +264,17 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
 ///   the init error of the invocation that started it) and exits: Lambda
 ///   answers that invocation at once and starts a fresh process for the next;
 /// - under a Runtime API outside Lambda (`cargo lambda watch`), returns the
-///   cause, which [`serve`] then answers every invocation with (a 500 problem
-///   naming it) instead of leaving the caller waiting;
+///   cause, which [`serve_with`] then answers every invocation with (a 500
+///   problem naming it) instead of leaving the caller waiting;
 /// - with no Runtime API at all, exits.
 ///
 /// lambda_runtime itself reports init errors only for SnapStart hooks: the
 /// state is built before it runs, so this is done here.
-pub async fn init_from_env() -> Result<State, String> {
+pub async fn start<S, E: std::fmt::Display>(
+    build: impl Future<Output = Result<S, E>>,
+) -> Result<S, String> {
     init_logging();
-    let built = match Config::from_env() {
-        Ok(config) => {
-            State::build(&config, ClientOptions::default(), |http| {
-                crate::aws::loader(http).load()
-            })
-            .await
-        }
-        Err(e) => Err(e.into()),
-    };
-    let reason = match built {
+    let reason = match build.await {
         Ok(state) => return Ok(state),
         Err(e) => e.to_string(),
     };
