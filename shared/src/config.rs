@@ -22,6 +22,16 @@ pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
 pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
 /// The rotation function's: the path of Rollee's token refresh on the API's host.
 pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
+/// The webhook function's: the generated secret Rollee's deliveries are checked with.
+pub const VAR_WEBHOOK_SECRET_ID: &str = "WEBHOOK_SECRET_ID";
+/// The same secret in plain text, for local development only.
+pub const VAR_WEBHOOK_SECRET: &str = "WEBHOOK_SECRET";
+/// The header that carries the webhook secret's derived value.
+pub const VAR_WEBHOOK_HEADER: &str = "WEBHOOK_HEADER";
+/// `off`, `hex` or `base64`: whether `X-Signature` is required, and how it is written.
+pub const VAR_WEBHOOK_SIGNATURE: &str = "WEBHOOK_SIGNATURE";
+/// The EventBridge bus webhooks are published to.
+pub const VAR_EVENT_BUS: &str = "EVENT_BUS_NAME";
 /// Seconds a function keeps its JWT before re-reading the secret, when not configured.
 pub const DEFAULT_JWT_MAX_AGE_SECONDS: u64 = 300;
 /// At most an hour: the maximum age is how soon every process moves to a
@@ -104,9 +114,42 @@ pub enum ConfigError {
     )]
     BadRefreshPath,
     #[error(
+        "neither {VAR_WEBHOOK_SECRET_ID} nor {VAR_WEBHOOK_SECRET} is set: set {VAR_WEBHOOK_SECRET_ID} to the Secrets Manager secret the template generates (or {VAR_WEBHOOK_SECRET} for local development)"
+    )]
+    NoWebhookSecret,
+    #[error(
+        "both {VAR_WEBHOOK_SECRET_ID} and {VAR_WEBHOOK_SECRET} are set: set {VAR_WEBHOOK_SECRET_ID} when deployed, {VAR_WEBHOOK_SECRET} only for local development, not both"
+    )]
+    TwoWebhookSecrets,
+    #[error("{VAR_WEBHOOK_SECRET} must be at least 32 characters")]
+    ShortWebhookSecret,
+    #[error(
+        "{VAR_WEBHOOK_HEADER} must be a header name (letters, digits and '-'), not a standard header nor x-signature"
+    )]
+    BadWebhookHeader,
+    #[error("{VAR_WEBHOOK_SIGNATURE} must be off, hex or base64")]
+    BadWebhookSignature,
+    #[error(
+        "{VAR_EVENT_BUS} is not set: set it to the name of the EventBridge bus webhooks are published to"
+    )]
+    NoEventBus,
+    #[error(
         "{0} is set, but this process runs in AWS Lambda ({VAR_EXECUTION_ENV} is set): {0} is for local development only; remove it from the function's configuration"
     )]
     DevOnly(&'static str),
+}
+
+/// Reads one variable through `lookup`: unset is `None`; set to blanks is an
+/// error (a mistake, not "unset"); otherwise trimmed.
+pub(crate) fn setting(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match lookup(name) {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Err(ConfigError::Empty(name)),
+        Some(v) => Ok(Some(v.trim().to_owned())),
+    }
 }
 
 impl Config {
@@ -117,14 +160,7 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // A variable set to the empty string is a mistake, not "unset": say so.
-        let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match lookup(name) {
-                None => Ok(None),
-                Some(v) if v.trim().is_empty() => Err(ConfigError::Empty(name)),
-                Some(v) => Ok(Some(v.trim().to_owned())),
-            }
-        };
+        let get = |name: &'static str| setting(&lookup, name);
 
         // Local-development settings inside a real Lambda would let events
         // without claims act as a fixed caller, and put the JWT in plain text
@@ -222,13 +258,7 @@ impl RotationConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match lookup(name) {
-                None => Ok(None),
-                Some(v) if v.trim().is_empty() => Err(ConfigError::Empty(name)),
-                Some(v) => Ok(Some(v.trim().to_owned())),
-            }
-        };
+        let get = |name: &'static str| setting(&lookup, name);
         let api_url = get(VAR_API_URL)?.unwrap_or_else(|| SANDBOX_API_URL.to_owned());
         let api_url = parse_api_url(&api_url)?;
         let path = get(VAR_TOKEN_REFRESH_PATH)?

@@ -1,7 +1,7 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `problem` → `request` → `flow` → `app`.
+//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `problem` → `request` → `flow` → `app` → `webhook`.
 //!
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
 //! - [`http`]: the process's one HTTP client and bounded body reads;
@@ -14,7 +14,8 @@
 //! - [`problem`]: RFC 9457 problem responses: the error table;
 //! - [`request`]: the caller, the path's `user_id`, the JSON body;
 //! - [`flow`]: the three operations, ownership, input limits, failures as problems;
-//! - [`app`]: the state built at cold start, the invocation plumbing, responses.
+//! - [`app`]: the state built at cold start, the invocation plumbing, responses;
+//! - [`webhook`]: Rollee's webhooks, authenticated, de-duplicated, published to EventBridge.
 
 pub mod app;
 pub mod aws;
@@ -28,6 +29,7 @@ pub mod rollee;
 pub mod rotation;
 pub mod store;
 pub mod token;
+pub mod webhook;
 
 pub use app::State;
 pub use lambda_http;

@@ -26,12 +26,14 @@ pub enum Problem {
     UpstreamTimeout,
     /// The ownership table is unreachable, throttled or failing.
     StoreUnavailable,
+    /// The event bus refused or did not take a webhook's event (Rollee retries).
+    EventBusUnavailable,
     /// A bug of ours, not a row of the error table.
     Internal,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 11] = [
+    pub const ALL: [Problem; 12] = [
         Problem::InvalidRequest,
         Problem::Unauthenticated,
         Problem::NotFound,
@@ -42,6 +44,7 @@ impl Problem {
         Problem::UpstreamCredentials,
         Problem::UpstreamTimeout,
         Problem::StoreUnavailable,
+        Problem::EventBusUnavailable,
         Problem::Internal,
     ];
 
@@ -85,6 +88,11 @@ impl Problem {
             StoreUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store-unavailable",
+                "Service unavailable",
+            ),
+            EventBusUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "event-bus-unavailable",
                 "Service unavailable",
             ),
             Internal => (

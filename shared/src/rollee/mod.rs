@@ -140,6 +140,39 @@ const TOKEN_REFRESH: Endpoint = Endpoint {
     idempotent: false,
 };
 
+/// `PUT /webhooks/users` [C]: replaces the whole configuration of user
+/// webhooks [I], so a repeat is harmless.
+const PUT_USER_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/users",
+    idempotent: true,
+};
+/// `PUT /webhooks/accounts` [C], as for users.
+const PUT_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/accounts",
+    idempotent: true,
+};
+
+/// The two kinds of webhooks Rollee sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookKind {
+    Users,
+    Accounts,
+}
+
+impl WebhookKind {
+    pub const ALL: [WebhookKind; 2] = [WebhookKind::Users, WebhookKind::Accounts];
+
+    /// The last part of the configuration's path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Accounts => "accounts",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RolleeClient {
     http: reqwest::Client,
@@ -225,6 +258,23 @@ impl RolleeClient {
             .ok_or(RolleeError::Malformed(
                 "the token refresh answer has no usable token",
             ))
+    }
+
+    /// Replaces the configuration of one kind of webhooks with `config`
+    /// (`{"url", "method", "headers", …}`). Rollee's answer is not
+    /// published [?]: any 2xx is success, and its body is returned as it came
+    /// (`null` when empty).
+    pub async fn put_webhook(
+        &self,
+        kind: WebhookKind,
+        config: &Value,
+        deadline: Instant,
+    ) -> Result<Value, RolleeError> {
+        let endpoint = match kind {
+            WebhookKind::Users => &PUT_USER_WEBHOOKS,
+            WebhookKind::Accounts => &PUT_ACCOUNT_WEBHOOKS,
+        };
+        self.call(endpoint, None, Some(config), deadline).await
     }
 
     /// A link that goes to the app must be one a web view may open: `https`,
@@ -360,6 +410,9 @@ impl RolleeClient {
             return Attempt::Status(status.as_u16());
         }
         match http::read_capped(response, MAX_RESPONSE_BYTES).await {
+            // An empty 2xx (a 204, say) is JSON `null`: no endpoint that
+            // needs an answer accepts it, and one that needs none is done.
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Attempt::Json(Value::Null),
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Attempt::Json)
                 .unwrap_or(Attempt::Malformed("the body is not JSON")),

@@ -2,6 +2,7 @@
 //! `tests/e2e/`) and the benchmark: a local Lambda Runtime API, moto's server
 //! for Secrets Manager, and the sample events of `events/`.
 
+pub mod bus;
 pub mod moto;
 pub mod runtime_api;
 

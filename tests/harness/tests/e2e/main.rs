@@ -12,6 +12,7 @@
 //! - `consistency`: template, local router and code agree;
 //! - `template`: the template's IAM, log retention and access-log choices;
 //! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
+//! - `webhooks`: the webhook receiver against moto (table, secret, EventBridge → SQS) and the sandbox's deliveries;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
 //! `support` holds what they share: the handlers' state, log capture and the leak check.
@@ -30,3 +31,4 @@ mod secrets;
 mod startup;
 mod support;
 mod template;
+mod webhooks;

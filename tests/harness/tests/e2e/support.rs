@@ -190,10 +190,21 @@ pub async fn state_on(
     moto.create_table(&table)
         .await
         .expect("the table is created");
+    state_on_table(moto, sandbox, vars, options, &table).await
+}
+
+/// The same on an existing table.
+pub async fn state_on_table(
+    moto: &Moto,
+    sandbox: &Sandbox,
+    vars: &[(&str, &str)],
+    options: ClientOptions,
+    table: &str,
+) -> State {
     let base = sandbox.base_url();
     let config = Config::from_lookup(|name| match name {
         "ROLLEE_API_URL" => Some(base.clone()),
-        "OWNERSHIP_TABLE" => Some(table.clone()),
+        "OWNERSHIP_TABLE" => Some(table.to_owned()),
         _ => vars
             .iter()
             .find(|(k, _)| *k == name)

@@ -10,6 +10,8 @@
 //! | `user#<uuid>` | `sub` | who owns a Rollee user (what a webhook needs) |
 //! | `session#<uuid>` | `sub`, `user_id`, `expires_at` | who may refresh a session this server minted |
 //! | `quota#<sub>#<minute>` | `n`, `expires_at` | sessions minted by a caller in one minute |
+//! | `delivery#<sha256>` | `state` = `claimed`, `lease_until`, `expires_at` | a webhook delivery being published ([`delivery`]) |
+//! | `delivery#<sha256>` | `state` = `published`, `expires_at` | a webhook delivery already published: a repeat is a duplicate |
 //!
 //! A `sub` is an opaque string of at most 256 bytes without control
 //! characters (see [`crate::request`]); items are never logged.
@@ -20,6 +22,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use uuid::Uuid;
+
+pub mod delivery;
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).

@@ -1,0 +1,103 @@
+//! Webhook deliveries: Rollee delivers at least once and retries for up to
+//! three days, so each delivery is remembered (by the SHA-256 of its body)
+//! for longer than that, and a repeat is answered without publishing again.
+//!
+//! A delivery is first *claimed* (for [`DELIVERY_LEASE`]), then published,
+//! then marked *published*. A publish that fails releases the claim, so that
+//! Rollee's retry publishes it; a process that dies between claim and publish
+//! leaves a claim that the next retry takes over once its lease is past.
+
+use std::time::Duration;
+
+use super::{Store, StoreError, TTL, condition_failed, n, now, s, store_error, text};
+
+/// How long a delivery is remembered: beyond Rollee's three days of retries.
+pub const DELIVERY_MEMORY: Duration = Duration::from_secs(4 * 86_400);
+/// How long a claim holds before a retry may take it over: longer than the
+/// function's timeout, so that a publish still in flight ends first.
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(30);
+
+/// What the table says of a delivery when it is claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// New (or its earlier claim lapsed): this request publishes it.
+    Claimed,
+    /// Already published: a duplicate.
+    Published,
+    /// Another request is publishing it right now.
+    InProgress,
+}
+
+fn key(digest: &str) -> super::AttributeValue {
+    s(format!("delivery#{digest}"))
+}
+
+impl Store {
+    /// Claims the delivery whose body hashes to `digest` (lowercase hex).
+    pub async fn claim_delivery(&self, digest: &str) -> Result<Claim, StoreError> {
+        let now = now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(super::KEY, key(digest))
+            .item("state", s("claimed"))
+            .item("lease_until", n(now + DELIVERY_LEASE.as_secs()))
+            .item(TTL, n(now + DELIVERY_MEMORY.as_secs()))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR (#state = :claimed AND lease_until < :now)",
+            )
+            .expression_attribute_names("#pk", super::KEY)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e) if condition_failed(&e) => {
+                let item = self.get(key(digest)).await?;
+                Ok(match item.as_ref().and_then(|item| text(item, "state")) {
+                    Some("published") => Claim::Published,
+                    // Lapsed or gone between the two calls: a retry claims it.
+                    _ => Claim::InProgress,
+                })
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Marks a claimed delivery as published.
+    pub async fn delivery_published(&self, digest: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(super::KEY, key(digest))
+            .item("state", s("published"))
+            .item(TTL, n(now() + DELIVERY_MEMORY.as_secs()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Gives up a claim whose publish failed, so that Rollee's retry is not
+    /// taken for a duplicate. Never removes a published delivery.
+    pub async fn release_delivery(&self, digest: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(super::KEY, key(digest))
+            .condition_expression("#state = :claimed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}

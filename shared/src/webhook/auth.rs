@@ -1,0 +1,438 @@
+//! Who may deliver webhooks: the sender must present the configured header
+//! with its secret value and, when signatures are on, an `X-Signature` that
+//! is the HMAC-SHA512 of the body.
+//!
+//! Both values Rollee is given come from one generated secret (the template
+//! makes it; nobody types it): the header's value and the signing key are
+//! each an HMAC-SHA256 of a fixed label under that secret, so that knowing
+//! one tells nothing of the other, and the secret itself never leaves AWS
+//! except to the registration step. Comparisons are constant-time
+//! (`aws_lc_rs::hmac::verify`).
+
+use std::fmt;
+
+use aws_lc_rs::{digest, hmac, rand};
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::HeaderName;
+
+/// The header Rollee's secondary sources name for the HMAC [I].
+pub const SIGNATURE_HEADER: &str = "x-signature";
+/// The header that carries the shared secret, unless configured otherwise.
+pub const DEFAULT_HEADER: &str = "x-rollee-webhook-token";
+/// A generated secret shorter than this is refused at start.
+pub const MIN_SECRET_LEN: usize = 32;
+
+const HEADER_LABEL: &[u8] = b"rollee-connect webhook header v1";
+const SIGNING_LABEL: &[u8] = b"rollee-connect webhook signature v1";
+
+/// How Rollee writes `X-Signature`: not published [?], so configurable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureEncoding {
+    /// Lowercase or uppercase hexadecimal.
+    Hex,
+    /// Standard base64, padded or not.
+    Base64,
+}
+
+impl SignatureEncoding {
+    /// `off` is `None`.
+    pub fn parse(raw: &str) -> Result<Option<Self>, ()> {
+        match raw.to_ascii_lowercase().as_str() {
+            "off" | "none" => Ok(None),
+            "hex" => Ok(Some(Self::Hex)),
+            "base64" => Ok(Some(Self::Base64)),
+            _ => Err(()),
+        }
+    }
+
+    fn decode(self, raw: &str) -> Option<Vec<u8>> {
+        let raw = raw.trim();
+        // Some senders prefix the algorithm, as GitHub does ("sha512=…").
+        let raw = raw.strip_prefix("sha512=").unwrap_or(raw);
+        match self {
+            Self::Hex => hex_decode(raw),
+            Self::Base64 => base64_decode(raw),
+        }
+    }
+}
+
+/// The two values Rollee is given, derived from the generated secret.
+/// Debug shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    header_value: String,
+    signing_key: String,
+    /// SHA-256 of the secret they come from: tells two secrets apart without keeping either.
+    origin: [u8; 32],
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials { .. }")
+    }
+}
+
+impl Credentials {
+    /// `None` when the secret is shorter than [`MIN_SECRET_LEN`] (surrounding
+    /// whitespace is not part of it).
+    pub fn derive(secret: &str) -> Option<Self> {
+        let secret = secret.trim();
+        if secret.len() < MIN_SECRET_LEN {
+            return None;
+        }
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+        let mut origin = [0u8; 32];
+        origin.copy_from_slice(digest::digest(&digest::SHA256, secret.as_bytes()).as_ref());
+        Some(Self {
+            header_value: hex(hmac::sign(&key, HEADER_LABEL).as_ref()),
+            signing_key: hex(hmac::sign(&key, SIGNING_LABEL).as_ref()),
+            origin,
+        })
+    }
+
+    /// What the webhook header must carry.
+    pub fn header_value(&self) -> &str {
+        &self.header_value
+    }
+
+    /// Rollee's `secret` for the HMAC.
+    pub fn signing_key(&self) -> &str {
+        &self.signing_key
+    }
+}
+
+/// Why a delivery was refused. Its Display is what is logged: it names the
+/// check, never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the webhook header is missing")]
+    MissingHeader,
+    #[error("the webhook header's value is wrong")]
+    WrongHeader,
+    #[error("X-Signature is missing")]
+    MissingSignature,
+    #[error("X-Signature is not the body's HMAC")]
+    BadSignature,
+}
+
+/// Checks deliveries against one or two credentials (the current one and,
+/// after the secret changed, the one before it).
+pub struct Verifier {
+    header: HeaderName,
+    signature: Option<SignatureEncoding>,
+    /// A key made at random for this process: the header is compared as
+    /// HMACs under it, in constant time.
+    compare: hmac::Key,
+    accepted: Vec<Accepted>,
+}
+
+struct Accepted {
+    credentials: Credentials,
+    header_tag: hmac::Tag,
+    signing: hmac::Key,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("header", &self.header)
+            .field("signature", &self.signature)
+            .field("accepted", &self.accepted.len())
+            .finish()
+    }
+}
+
+impl Verifier {
+    pub fn new(
+        header: HeaderName,
+        signature: Option<SignatureEncoding>,
+        credentials: Credentials,
+    ) -> Result<Self, String> {
+        let compare = hmac::Key::generate(hmac::HMAC_SHA256, &rand::SystemRandom::new())
+            .map_err(|_| "the system's random generator failed".to_owned())?;
+        let mut verifier = Self {
+            header,
+            signature,
+            compare,
+            accepted: Vec::with_capacity(2),
+        };
+        verifier.accept(credentials);
+        Ok(verifier)
+    }
+
+    fn accept(&mut self, credentials: Credentials) {
+        let header_tag = hmac::sign(&self.compare, credentials.header_value.as_bytes());
+        let signing = hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes());
+        self.accepted.insert(
+            0,
+            Accepted {
+                credentials,
+                header_tag,
+                signing,
+            },
+        );
+        self.accepted.truncate(2);
+    }
+
+    /// A verifier for `credentials` that still accepts the current ones (a
+    /// delivery sent before Rollee got the new values is not refused).
+    pub fn rotated(&self, credentials: Credentials) -> Result<Self, String> {
+        let mut next = Self::new(self.header.clone(), self.signature, credentials)?;
+        if let Some(current) = self.accepted.first() {
+            if current.credentials.origin != next.accepted[0].credentials.origin {
+                next.accept(current.credentials.clone());
+                next.accepted.swap(0, 1);
+            }
+        }
+        Ok(next)
+    }
+
+    /// Whether `credentials` are the current ones.
+    pub fn is_current(&self, credentials: &Credentials) -> bool {
+        self.accepted
+            .first()
+            .is_some_and(|a| a.credentials.origin == credentials.origin)
+    }
+
+    /// The header's name, as configured.
+    pub fn header_name(&self) -> &HeaderName {
+        &self.header
+    }
+
+    /// Whether the delivery carries a right header and, when signatures are
+    /// on, a right signature of `body`; both from the same credentials.
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
+        let provided = headers.get(&self.header).ok_or(Rejection::MissingHeader)?;
+        let accepted = self
+            .accepted
+            .iter()
+            .find(|a| {
+                hmac::verify(&self.compare, provided.as_bytes(), a.header_tag.as_ref()).is_ok()
+            })
+            .ok_or(Rejection::WrongHeader)?;
+        let Some(encoding) = self.signature else {
+            return Ok(());
+        };
+        let signature = headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Rejection::MissingSignature)?;
+        let tag = encoding.decode(signature).ok_or(Rejection::BadSignature)?;
+        hmac::verify(&accepted.signing, body, &tag).map_err(|_| Rejection::BadSignature)
+    }
+}
+
+/// The HMAC-SHA512 of `body` under `signing_key`, as Rollee is assumed to
+/// send it (for the local sandbox and the tests).
+pub fn sign(signing_key: &str, body: &[u8], encoding: SignatureEncoding) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA512, signing_key.as_bytes());
+    let tag = hmac::sign(&key, body);
+    match encoding {
+        SignatureEncoding::Hex => hex(tag.as_ref()),
+        SignatureEncoding::Base64 => base64(tag.as_ref()),
+    }
+}
+
+/// Lowercase hex of SHA-256: the key a delivery is remembered by.
+pub fn body_digest(body: &[u8]) -> String {
+    hex(digest::digest(&digest::SHA256, body).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+fn hex_decode(raw: &str) -> Option<Vec<u8>> {
+    if raw.len() % 2 != 0 {
+        return None;
+    }
+    let value = |c: u8| char::from(c).to_digit(16);
+    raw.as_bytes()
+        .chunks(2)
+        .map(|pair| u8::try_from((value(pair[0])? << 4) | value(pair[1])?).ok())
+        .collect()
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(BASE64[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(raw: &str) -> Option<Vec<u8>> {
+    let raw = raw.trim_end_matches('=');
+    let mut out = Vec::with_capacity(raw.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in raw.bytes() {
+        let v = BASE64.iter().position(|&b| b == c)?;
+        acc = (acc << 6) | u32::try_from(v).ok()?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    // Leftover bits must be padding zeros; a lone sixth of a byte is no base64.
+    (bits < 6 && acc & ((1 << bits) - 1) == 0).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-generated";
+
+    fn verifier(signature: Option<SignatureEncoding>) -> (Verifier, Credentials) {
+        let credentials = Credentials::derive(SECRET).unwrap();
+        let v = Verifier::new(
+            HeaderName::from_static(DEFAULT_HEADER),
+            signature,
+            credentials.clone(),
+        )
+        .unwrap();
+        (v, credentials)
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_two_derived_values_differ_from_each_other_and_from_the_secret() {
+        let c = Credentials::derive(SECRET).unwrap();
+        assert_eq!(c.header_value().len(), 64);
+        assert_ne!(c.header_value(), c.signing_key());
+        assert!(!c.header_value().contains(SECRET) && !c.signing_key().contains(SECRET));
+        assert_eq!(
+            Credentials::derive(&format!("  {SECRET}\n")),
+            Some(c.clone())
+        );
+        assert!(Credentials::derive("short").is_none());
+        assert_eq!(format!("{c:?}"), "Credentials { .. }");
+    }
+
+    #[test]
+    fn the_header_must_be_present_and_exact() {
+        let (v, c) = verifier(None);
+        assert_eq!(
+            v.verify(&HeaderMap::new(), b"{}"),
+            Err(Rejection::MissingHeader)
+        );
+        let wrong = format!("{}0", c.header_value());
+        assert_eq!(
+            v.verify(&headers(&[(DEFAULT_HEADER, &wrong)]), b"{}"),
+            Err(Rejection::WrongHeader)
+        );
+        assert_eq!(
+            v.verify(&headers(&[(DEFAULT_HEADER, c.signing_key())]), b"{}"),
+            Err(Rejection::WrongHeader)
+        );
+        assert_eq!(
+            v.verify(&headers(&[(DEFAULT_HEADER, c.header_value())]), b"{}"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn with_signatures_on_the_body_must_match_in_the_configured_encoding() {
+        for encoding in [SignatureEncoding::Hex, SignatureEncoding::Base64] {
+            let (v, c) = verifier(Some(encoding));
+            let body = br#"{"action":"create_user"}"#;
+            let good = sign(c.signing_key(), body, encoding);
+            let h =
+                |sig: &str| headers(&[(DEFAULT_HEADER, c.header_value()), (SIGNATURE_HEADER, sig)]);
+            assert_eq!(v.verify(&h(&good), body), Ok(()));
+            assert_eq!(v.verify(&h(&format!("sha512={good}")), body), Ok(()));
+            assert_eq!(
+                v.verify(&h(&good), br#"{"action":"delete_user"}"#),
+                Err(Rejection::BadSignature)
+            );
+            assert_eq!(
+                v.verify(&h("not a signature"), body),
+                Err(Rejection::BadSignature)
+            );
+            assert_eq!(
+                v.verify(&headers(&[(DEFAULT_HEADER, c.header_value())]), body),
+                Err(Rejection::MissingSignature)
+            );
+        }
+        // Hex in either case.
+        let (v, c) = verifier(Some(SignatureEncoding::Hex));
+        let upper = sign(c.signing_key(), b"x", SignatureEncoding::Hex).to_uppercase();
+        let h = headers(&[
+            (DEFAULT_HEADER, c.header_value()),
+            (SIGNATURE_HEADER, &upper),
+        ]);
+        assert_eq!(v.verify(&h, b"x"), Ok(()));
+    }
+
+    #[test]
+    fn after_the_secret_changes_the_previous_credentials_still_pass() {
+        let (v, old) = verifier(None);
+        let new = Credentials::derive(&format!("{SECRET}-rotated")).unwrap();
+        let v = v.rotated(new.clone()).unwrap();
+        assert!(v.is_current(&new) && !v.is_current(&old));
+        for c in [&old, &new] {
+            assert_eq!(
+                v.verify(&headers(&[(DEFAULT_HEADER, c.header_value())]), b"{}"),
+                Ok(())
+            );
+        }
+        // A third secret drops the oldest.
+        let third = Credentials::derive(&format!("{SECRET}-third")).unwrap();
+        let v = v.rotated(third).unwrap();
+        assert_eq!(
+            v.verify(&headers(&[(DEFAULT_HEADER, old.header_value())]), b"{}"),
+            Err(Rejection::WrongHeader)
+        );
+        // The same secret read again changes nothing.
+        let (v, c) = verifier(None);
+        let v = v.rotated(c.clone()).unwrap();
+        assert_eq!(v.accepted.len(), 1);
+        assert!(v.is_current(&c));
+    }
+
+    #[test]
+    fn encodings_round_trip() {
+        for n in 0..70u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(hex_decode(&hex(&bytes)), Some(bytes.clone()));
+            assert_eq!(base64_decode(&base64(&bytes)), Some(bytes.clone()));
+        }
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
+        assert_eq!(hex_decode("0g"), None);
+        assert_eq!(hex_decode("abc"), None);
+        assert_eq!(base64_decode("Zm9vYg!="), None);
+        assert_eq!(base64_decode("Z"), None);
+        assert_eq!(
+            body_digest(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

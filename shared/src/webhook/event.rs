@@ -1,0 +1,175 @@
+//! A webhook's body: what is checked, whose user it is about, and what goes
+//! on the event bus.
+//!
+//! Rollee publishes user events as `{"action": "create_user" | "update_user"
+//! | "delete_user", "data": <User>}` [C]; account events carry `account_id`,
+//! `user_id`, `datasource_id`, `connected`, `created_at` [I], and whether
+//! those sit under `data` is not published [?]: the user id is looked for
+//! under `data.user_id`, then (user events) `data.id`, then `user_id`.
+//! Actions not listed here are forwarded unchanged: Rollee adds event types.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::link::parse_uuid;
+
+/// Bodies larger than this get 413: an EventBridge entry holds 256 KiB, and
+/// Rollee's events (a User or an account) are a few KiB.
+pub const MAX_WEBHOOK_BODY: usize = 128 * 1024;
+/// An action longer than this, or with other characters than letters,
+/// digits, `_`, `-` and `.`, is no event type: 400.
+pub const MAX_ACTION_LEN: usize = 64;
+
+/// The actions Rollee documents (user events [C], account events [I]).
+pub const KNOWN_ACTIONS: [&str; 8] = [
+    "create_user",
+    "update_user",
+    "delete_user",
+    "create_account",
+    "connect_account",
+    "disconnect_account",
+    "update_account",
+    "delete_account",
+];
+
+/// A delivery's body, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub action: String,
+    /// The Rollee user it is about, when the body names one.
+    pub user_id: Option<Uuid>,
+    pub body: Map<String, Value>,
+}
+
+impl Event {
+    /// Whether Rollee documents this action.
+    pub fn is_known(&self) -> bool {
+        KNOWN_ACTIONS.contains(&self.action.as_str())
+    }
+}
+
+/// Why a body is refused (400). Names no value from the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadEvent {
+    #[error("The body must be a JSON object.")]
+    NotAnObject,
+    #[error("The body has no \"action\" string.")]
+    NoAction,
+    #[error("\"action\" must be 1 to 64 letters, digits, '_', '-' or '.'.")]
+    BadAction,
+}
+
+/// Checks a body: a JSON object with an `action` string.
+pub fn parse(body: &[u8]) -> Result<Event, BadEvent> {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+        return Err(BadEvent::NotAnObject);
+    };
+    let action = body
+        .get("action")
+        .and_then(Value::as_str)
+        .ok_or(BadEvent::NoAction)?
+        .to_owned();
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if action.is_empty() || action.len() > MAX_ACTION_LEN || !action.chars().all(plain) {
+        return Err(BadEvent::BadAction);
+    }
+    let uuid_at = |value: Option<&Value>| value.and_then(Value::as_str).and_then(parse_uuid);
+    let data = body.get("data");
+    let user_id = uuid_at(data.and_then(|d| d.get("user_id")))
+        .or_else(|| {
+            action
+                .ends_with("_user")
+                .then(|| uuid_at(data.and_then(|d| d.get("id"))))
+                .flatten()
+        })
+        .or_else(|| uuid_at(body.get("user_id")));
+    Ok(Event {
+        action,
+        user_id,
+        body,
+    })
+}
+
+/// Whether the event's user is known to this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Owner {
+    /// Created or adopted here: `sub` says by whom.
+    Known,
+    /// A user id this server has no owner for (made elsewhere, or forgotten).
+    Unknown,
+    /// The event names no user.
+    NoUser,
+}
+
+/// The `detail` of the event on the bus.
+#[derive(Debug, Serialize)]
+pub struct Detail<'a> {
+    /// The webhook's `action`, also the event's `detail-type`.
+    pub action: &'a str,
+    pub user_id: Option<Uuid>,
+    /// The app user (the login token's `sub`) who owns `user_id`; absent unless `owner` is `known`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<&'a str>,
+    pub owner: Owner,
+    /// Whether Rollee documents `action`; unknown actions are forwarded as they came.
+    pub known_action: bool,
+    /// The SHA-256 of the body: the same for every repeat of one delivery.
+    pub delivery_id: &'a str,
+    /// The webhook's body, unchanged.
+    pub webhook: &'a Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER: &str = "6a4b8a46-8d5e-4f0e-9a5c-2f1d3c4b5a69";
+
+    #[test]
+    fn the_user_id_is_found_where_each_kind_of_event_has_it() {
+        let user =
+            parse(format!(r#"{{"action":"update_user","data":{{"id":"{USER}"}}}}"#).as_bytes())
+                .unwrap();
+        assert_eq!(user.user_id, Some(Uuid::parse_str(USER).unwrap()));
+        assert!(user.is_known());
+        let account = parse(
+            format!(r#"{{"action":"connect_account","data":{{"id":"x","account_id":"y","user_id":"{USER}"}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(account.user_id, user.user_id);
+        let flat =
+            parse(format!(r#"{{"action":"connect_account","user_id":"{USER}"}}"#).as_bytes())
+                .unwrap();
+        assert_eq!(flat.user_id, user.user_id);
+        // `data.id` of an account event is the account's, not a user's.
+        let not_user =
+            parse(format!(r#"{{"action":"connect_account","data":{{"id":"{USER}"}}}}"#).as_bytes())
+                .unwrap();
+        assert_eq!(not_user.user_id, None);
+    }
+
+    #[test]
+    fn unknown_actions_pass_unchanged_and_bad_bodies_are_named() {
+        let e = parse(br#"{"action":"refresh_account","data":{"n":1},"extra":true}"#).unwrap();
+        assert!(!e.is_known());
+        assert_eq!(e.body["extra"], true);
+        assert_eq!(e.user_id, None);
+        for (body, why) in [
+            (&b"[]"[..], BadEvent::NotAnObject),
+            (b"not json", BadEvent::NotAnObject),
+            (b"", BadEvent::NotAnObject),
+            (br#"{"data":{}}"#, BadEvent::NoAction),
+            (br#"{"action":3}"#, BadEvent::NoAction),
+            (br#"{"action":""}"#, BadEvent::BadAction),
+            (br#"{"action":"a b"}"#, BadEvent::BadAction),
+            (br#"{"action":"create_user\n"}"#, BadEvent::BadAction),
+        ] {
+            assert_eq!(parse(body), Err(why), "{}", String::from_utf8_lossy(body));
+        }
+        let long = format!(r#"{{"action":"{}"}}"#, "a".repeat(MAX_ACTION_LEN + 1));
+        assert_eq!(parse(long.as_bytes()), Err(BadEvent::BadAction));
+    }
+}

@@ -1,0 +1,369 @@
+//! The webhook receiver: the real handler, the real AWS SDK against moto's
+//! DynamoDB, Secrets Manager and EventBridge (a rule sends what is published
+//! to an SQS queue, read back here).
+
+use std::time::Duration;
+
+use lambda_http::http::{Method, Request as HttpRequest};
+use lambda_http::{Body, Request};
+use rollee_harness::bus::{self, Bus};
+use rollee_shared::webhook::auth::{
+    Credentials, DEFAULT_HEADER, SIGNATURE_HEADER, SignatureEncoding, sign,
+};
+use rollee_shared::webhook::config::WebhookConfig;
+use rollee_shared::webhook::{EVENT_SOURCE, Receiver};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// The generated secret of these tests (the template's is 64 characters).
+pub const SECRET: &str = "e2e-webhook-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// A receiver on its own table and bus (created unless `bus_exists` is false).
+pub struct Setup {
+    pub receiver: Receiver,
+    pub bus_name: String,
+    pub credentials: Credentials,
+}
+
+pub async fn setup(vars: &[(&str, &str)], bus_exists: bool) -> (Setup, Option<Bus>) {
+    setup_on(vars, bus_exists, local_table().await).await
+}
+
+/// The same on an existing table.
+pub async fn setup_on(
+    vars: &[(&str, &str)],
+    bus_exists: bool,
+    table: String,
+) -> (Setup, Option<Bus>) {
+    capture_logs();
+    let credentials = Credentials::derive(SECRET).unwrap();
+    watch(SECRET);
+    watch(credentials.header_value());
+    watch(credentials.signing_key());
+    let bus_name = format!("bus-{}", Uuid::new_v4().simple());
+    let bus = if bus_exists {
+        Some(create_bus(&bus_name).await)
+    } else {
+        None
+    };
+    let config = WebhookConfig::from_lookup(|name| match name {
+        "OWNERSHIP_TABLE" => Some(table.clone()),
+        "EVENT_BUS_NAME" => Some(bus_name.clone()),
+        "WEBHOOK_SECRET" if !vars.iter().any(|(k, _)| *k == "WEBHOOK_SECRET_ID") => {
+            Some(SECRET.to_owned())
+        }
+        _ => vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned()),
+    })
+    .expect("a valid webhook configuration");
+    let sdk = shared_moto().sdk_config().await.unwrap();
+    let receiver = Receiver::build(&config, &sdk)
+        .await
+        .expect("the receiver builds");
+    (
+        Setup {
+            receiver,
+            bus_name,
+            credentials,
+        },
+        bus,
+    )
+}
+
+pub async fn create_bus(name: &str) -> Bus {
+    let moto = shared_moto();
+    bus::create(&moto.sdk_config().await.unwrap(), &moto.endpoint, name)
+        .await
+        .expect("the bus and its queue are created")
+}
+
+/// A delivery as API Gateway hands it over.
+pub fn delivery(headers: &[(&str, &str)], body: &str) -> Request {
+    let mut builder = HttpRequest::builder()
+        .method(Method::POST)
+        .uri("https://api.example.com/webhooks/rollee")
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::Text(body.to_owned())).unwrap()
+}
+
+pub async fn deliver(setup: &Setup, headers: &[(&str, &str)], body: &str) -> Answer {
+    let request = delivery(headers, body);
+    answer(
+        rollee_shared::app::respond(&setup.receiver, &request, rollee_shared::webhook::handle)
+            .await,
+    )
+}
+
+/// A delivery with the right header.
+pub async fn deliver_ok(setup: &Setup, body: &str) -> Answer {
+    deliver(
+        setup,
+        &[(DEFAULT_HEADER, setup.credentials.header_value())],
+        body,
+    )
+    .await
+}
+
+fn user_event(action: &str, user: Uuid) -> String {
+    json!({"action": action, "data": {"id": user, "metadata": {"plan": "gold"}}}).to_string()
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Nothing more arrives within a short wait.
+async fn nothing_more(bus: &Bus) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = bus.take().await.unwrap();
+    assert!(late.is_empty(), "published more than expected: {late:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_header_gets_401_and_nothing_is_published() {
+    let (setup, bus) = setup(&[], true).await;
+    let bus = bus.unwrap();
+    let body = user_event("create_user", Uuid::new_v4());
+    let wrong = format!("{}x", setup.credentials.header_value());
+    for headers in [
+        vec![],
+        vec![(DEFAULT_HEADER, wrong.as_str())],
+        // The signing key is not the header's value.
+        vec![(DEFAULT_HEADER, setup.credentials.signing_key())],
+        // The right value in another header.
+        vec![("x-other", setup.credentials.header_value())],
+    ] {
+        let a = deliver(&setup, &headers, &body).await;
+        assert_eq!(a.status, 401, "{headers:?}: {}", a.body);
+        assert_eq!(
+            a.problem(401)["type"],
+            "urn:rollee-connect:problem:unauthenticated"
+        );
+    }
+    // Refused before the body is read: a bad body without the header is 401 too.
+    assert_eq!(deliver(&setup, &[], "not json").await.status, 401);
+    nothing_more(&bus).await;
+    // And with the right header it goes through.
+    let a = deliver_ok(&setup, &body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(bus.wait_for(1, WAIT).await.unwrap().len(), 1);
+    assert!(logs().contains("webhook refused"));
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn with_signatures_on_a_tampered_body_with_the_right_header_gets_401() {
+    let (setup, bus) = setup(&[("WEBHOOK_SIGNATURE", "hex")], true).await;
+    let bus = bus.unwrap();
+    let header = setup.credentials.header_value().to_owned();
+    let body = user_event("update_user", Uuid::new_v4());
+    let signature = sign(
+        setup.credentials.signing_key(),
+        body.as_bytes(),
+        SignatureEncoding::Hex,
+    );
+    let tampered = body.replace("gold", "platinum");
+    let a = deliver(
+        &setup,
+        &[(DEFAULT_HEADER, &header), (SIGNATURE_HEADER, &signature)],
+        &tampered,
+    )
+    .await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    // No signature at all.
+    assert_eq!(
+        deliver(&setup, &[(DEFAULT_HEADER, &header)], &body)
+            .await
+            .status,
+        401
+    );
+    nothing_more(&bus).await;
+    let a = deliver(
+        &setup,
+        &[(DEFAULT_HEADER, &header), (SIGNATURE_HEADER, &signature)],
+        &body,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(bus.wait_for(1, WAIT).await.unwrap().len(), 1);
+    watch(signature);
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_is_answered_200_and_published_once() {
+    let (setup, bus) = setup(&[], true).await;
+    let bus = bus.unwrap();
+    let body = user_event("update_user", Uuid::new_v4());
+    let first = deliver_ok(&setup, &body).await;
+    assert_eq!(
+        (first.status, first.str("status")),
+        (200, "published".into())
+    );
+    for _ in 0..3 {
+        let again = deliver_ok(&setup, &body).await;
+        assert_eq!(
+            (again.status, again.str("status")),
+            (200, "duplicate".into()),
+            "{}",
+            again.body
+        );
+        assert_eq!(again.str("delivery_id"), first.str("delivery_id"));
+    }
+    let events = bus.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    nothing_more(&bus).await;
+    // Another body is another delivery.
+    let other = user_event("update_user", Uuid::new_v4());
+    assert_eq!(deliver_ok(&setup, &other).await.str("status"), "published");
+    assert_eq!(bus.wait_for(1, WAIT).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn when_the_bus_fails_rollee_gets_503_and_its_retry_publishes_exactly_once() {
+    let (setup, _) = setup(&[], false).await;
+    let body = user_event("delete_user", Uuid::new_v4());
+    // The bus does not exist yet: EventBridge refuses.
+    let failed = deliver_ok(&setup, &body).await;
+    assert_eq!(failed.status, 503, "{}", failed.body);
+    assert_eq!(
+        failed.problem(503)["type"],
+        "urn:rollee-connect:problem:event-bus-unavailable"
+    );
+    // The claim was released: the retry is not taken for a duplicate.
+    let bus = create_bus(&setup.bus_name).await;
+    let retried = deliver_ok(&setup, &body).await;
+    assert_eq!(
+        (retried.status, retried.str("status")),
+        (200, "published".into()),
+        "{}",
+        retried.body
+    );
+    let again = deliver_ok(&setup, &body).await;
+    assert_eq!(again.str("status"), "duplicate");
+    let events = bus.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    nothing_more(&bus).await;
+    assert!(logs().contains("EventBridge") || logs().contains("event bus"));
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn the_event_on_the_bus_carries_the_webhook_and_its_owner_or_says_it_has_none() {
+    // A user this server created for "alice" (the ownership table says so);
+    // the receiver reads the same table as the functions.
+    let table = local_table().await;
+    let (setup, bus) = setup_on(&[], true, table.clone()).await;
+    let bus = bus.unwrap();
+    let sandbox = sandbox().await;
+    let state = state_on_table(
+        shared_moto(),
+        &sandbox,
+        &[("ROLLEE_TOKEN", JWT)],
+        test_options(),
+        &table,
+    )
+    .await;
+    let created = create_user(&state, &event("create-user")).await;
+    watch_session(&created);
+    let known: Uuid = created.str("user_id").parse().unwrap();
+
+    let account = json!({"action": "connect_account", "data": {
+        "account_id": Uuid::new_v4(), "user_id": known, "datasource_id": Uuid::new_v4(),
+        "connected": true, "created_at": "2026-11-28T10:00:00Z"}})
+    .to_string();
+    assert_eq!(deliver_ok(&setup, &account).await.status, 200);
+    let stranger = Uuid::new_v4();
+    assert_eq!(
+        deliver_ok(&setup, &user_event("create_user", stranger))
+            .await
+            .status,
+        200
+    );
+    let unknown_action = json!({"action": "refresh_account", "note": "new in Rollee"}).to_string();
+    assert_eq!(deliver_ok(&setup, &unknown_action).await.status, 200);
+
+    let events = bus.wait_for(3, WAIT).await.unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+    let by_type = |t: &str| -> Value {
+        events
+            .iter()
+            .find(|e| e["detail-type"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {events:?}"))
+            .clone()
+    };
+    let connected = by_type("connect_account");
+    assert_eq!(connected["source"], EVENT_SOURCE);
+    let detail = &connected["detail"];
+    assert_eq!(detail["owner"], "known");
+    assert_eq!(detail["sub"], "alice");
+    assert_eq!(detail["user_id"], known.to_string());
+    assert_eq!(detail["known_action"], true);
+    assert_eq!(
+        detail["webhook"],
+        serde_json::from_str::<Value>(&account).unwrap()
+    );
+    assert_eq!(detail["delivery_id"].as_str().unwrap().len(), 64);
+
+    let strange = &by_type("create_user")["detail"];
+    assert_eq!(strange["owner"], "unknown");
+    assert!(strange.get("sub").is_none(), "{strange}");
+    assert_eq!(strange["user_id"], stranger.to_string());
+
+    let new_kind = &by_type("refresh_account")["detail"];
+    assert_eq!(new_kind["owner"], "no_user");
+    assert_eq!(new_kind["known_action"], false);
+    assert_eq!(new_kind["webhook"]["note"], "new in Rollee");
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn a_body_that_is_no_event_gets_400_and_one_over_the_limit_413() {
+    let (setup, bus) = setup(&[], true).await;
+    let bus = bus.unwrap();
+    for body in [
+        "",
+        "[]",
+        "null",
+        "not json",
+        r#"{"data":{}}"#,
+        r#"{"action":""}"#,
+        r#"{"action":"a b"}"#,
+    ] {
+        let a = deliver_ok(&setup, body).await;
+        assert_eq!(a.status, 400, "{body:?}: {}", a.body);
+    }
+    let big = json!({"action": "update_user", "pad": "x".repeat(130 * 1024)}).to_string();
+    assert_eq!(deliver_ok(&setup, &big).await.status, 413);
+    nothing_more(&bus).await;
+}
+
+#[tokio::test]
+async fn a_rotated_webhook_secret_is_picked_up_and_the_previous_one_still_passes() {
+    let secret_id = format!("webhook-{}", Uuid::new_v4().simple());
+    shared_moto().put_secret(&secret_id, SECRET).await.unwrap();
+    let (setup, bus) = setup(&[("WEBHOOK_SECRET_ID", &secret_id)], true).await;
+    let bus = bus.unwrap();
+    let rotated = format!("{SECRET}-rotated-by-hand");
+    watch(rotated.clone());
+    shared_moto()
+        .put_secret(&secret_id, &rotated)
+        .await
+        .unwrap();
+    let new = Credentials::derive(&rotated).unwrap();
+    watch(new.header_value());
+    // Rollee now sends the new header: the refusal makes the function re-read.
+    let body = user_event("update_user", Uuid::new_v4());
+    let a = deliver(&setup, &[(DEFAULT_HEADER, new.header_value())], &body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // A delivery Rollee made before the change still passes.
+    let older = user_event("update_user", Uuid::new_v4());
+    assert_eq!(deliver_ok(&setup, &older).await.status, 200);
+    assert_eq!(bus.wait_for(2, WAIT).await.unwrap().len(), 2);
+    assert_no_leaks();
+}
