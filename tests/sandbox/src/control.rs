@@ -50,7 +50,13 @@ pub(crate) fn connect_page(shared: &Shared, raw: &str) -> HttpResponse {
 /// `DELETE /_sandbox/fault`, `POST /_sandbox/clock` `{"advance_seconds": 1800}`,
 /// `POST /_sandbox/token` `{"token": "…"}` (accept only this JWT from now on),
 /// `POST /_sandbox/token-refresh` `{"revoke_old": true, "lifetime_seconds": 86400}`
-/// (how `GET /token/refresh` behaves from now on; both STAND-IN, either may be left out).
+/// (how `GET /token/refresh` behaves from now on; both STAND-IN, either may be left out),
+/// `POST /_sandbox/webhooks` `{"duplicate": false, "retry_delay_ms": 30000, "max_attempts": 4}`
+/// (how webhook events are delivered from now on, see [`WebhookMode`](crate::WebhookMode);
+/// any field may be left out; answers the mode, as `GET /_sandbox/webhooks` does),
+/// `GET /_sandbox/webhooks/deliveries` (every delivery attempt so far, in the
+/// order they ended: `[{"kind", "action", "attempt", "status"}]`, `status`
+/// null for a transport error or timeout).
 pub(crate) fn control(shared: &Shared, method: &Method, what: &str, body: &[u8]) -> HttpResponse {
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut world = shared.world();
@@ -111,6 +117,56 @@ pub(crate) fn control(shared: &Shared, method: &Method, what: &str, body: &[u8])
                     "lifetime_seconds": world.token_lifetime.whole_seconds(),
                 }),
             )
+        }
+        (&Method::POST, "webhooks") => {
+            let mut mode = world.webhook_mode;
+            match &body["duplicate"] {
+                Value::Null => {}
+                Value::Bool(duplicate) => mode.duplicate = *duplicate,
+                _ => return error(StatusCode::BAD_REQUEST, "duplicate must be a boolean"),
+            }
+            match &body["retry_delay_ms"] {
+                Value::Null => {}
+                ms => match ms.as_u64() {
+                    Some(ms) => mode.retry_delay = Duration::from_millis(ms),
+                    None => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "retry_delay_ms must be a whole number",
+                        );
+                    }
+                },
+            }
+            match &body["max_attempts"] {
+                Value::Null => {}
+                n => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) if n >= 1 => mode.max_attempts = n,
+                    _ => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "max_attempts must be a whole number from 1",
+                        );
+                    }
+                },
+            }
+            world.webhook_mode = mode;
+            json_reply(StatusCode::OK, mode.to_json())
+        }
+        (&Method::GET, "webhooks") => json_reply(StatusCode::OK, world.webhook_mode.to_json()),
+        (&Method::GET, "webhooks/deliveries") => {
+            let deliveries = world
+                .deliveries
+                .iter()
+                .map(|d| {
+                    json!({
+                        "kind": d.kind,
+                        "action": d.action,
+                        "attempt": d.attempt,
+                        "status": d.status,
+                    })
+                })
+                .collect();
+            json_reply(StatusCode::OK, Value::Array(deliveries))
         }
         _ => error(StatusCode::NOT_FOUND, "no such control"),
     }

@@ -14,9 +14,14 @@
 //! - this file also makes the sandbox's JWTs ([`jwt`]);
 //! - `api`: the Rollee API endpoints (users, sessions, refresh, token refresh)
 //!   and `handle`, through which every request goes;
+//! - `webhook_config`: the webhook endpoints of the API (`PUT`/`DELETE
+//!   /webhooks/{users|accounts}`, `GET /webhooks`);
+//! - `webhooks`: webhook deliveries (signing, retries, [`Delivery`],
+//!   [`WebhookMode`]), and the STAND-IN decisions about them;
 //! - `control`: the Connect page a link opens and the `/_sandbox/` control
 //!   endpoints (for `rollee-sandbox` run on its own);
-//! - `world`: the state (users, sessions, JWTs, clock, faults, requests);
+//! - `world`: the state (users, sessions, JWTs, clock, faults, requests,
+//!   webhooks and their deliveries);
 //! - `response`: building responses, including the error body;
 //! - `server`: [`spawn_server`], the HTTP loop, also used by the harness.
 
@@ -24,6 +29,8 @@ mod api;
 mod control;
 mod response;
 mod server;
+mod webhook_config;
+mod webhooks;
 mod world;
 
 use std::net::SocketAddr;
@@ -32,10 +39,13 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use server::spawn_server;
+pub use webhooks::{DELIVERY_TIMEOUT, Delivery, WebhookMode};
 
 use world::{Shared, World};
 
@@ -150,6 +160,8 @@ impl Sandbox {
                 ..World::default()
             }),
             origin,
+            runtime: Handle::try_current().map_err(std::io::Error::other)?,
+            delivered: Notify::new(),
         });
         let task = spawn_server(listener, shared.clone(), api::handle);
         Ok(Self { addr, shared, task })
@@ -242,6 +254,63 @@ impl Sandbox {
 
     pub fn user_count(&self) -> usize {
         self.shared.world().users.len()
+    }
+
+    /// Every webhook delivery attempt so far, in the order they ended.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.world().deliveries.clone()
+    }
+
+    /// Waits until at least `n` delivery attempts have ended, or `timeout`;
+    /// returns every attempt so far either way.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        loop {
+            let ended = self.shared.delivered.notified();
+            tokio::pin!(ended);
+            // Registered before the count is read: no attempt can slip between.
+            ended.as_mut().enable();
+            {
+                let world = self.shared.world();
+                if world.deliveries.len() >= n {
+                    return world.deliveries.clone();
+                }
+            }
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                        return self.deliveries();
+                    }
+                }
+                None => ended.await,
+            }
+        }
+    }
+
+    /// How events are delivered from now on (events already under way keep their mode).
+    pub fn set_webhook_mode(&self, mode: WebhookMode) {
+        self.shared.world().webhook_mode = mode;
+    }
+
+    /// Sends `body` as an event through the webhook registered for `kind`
+    /// (`"users"` or `"accounts"`), with the same signing, retries and
+    /// duplication as the sandbox's own events; returns once its deliveries
+    /// have ended. Nothing is sent for another `kind`, or when that type is
+    /// not registered or is disabled.
+    pub async fn deliver(&self, kind: &str, body: Value) {
+        let plan = {
+            let world = self.shared.world();
+            webhooks::kind(kind).and_then(|kind| webhooks::plan(&world, kind, &[body]))
+        };
+        if let Some(plan) = plan {
+            webhooks::send(self.shared.clone(), plan).await;
+        }
+    }
+
+    /// The registered webhooks, as `GET /webhooks` answers: type, url,
+    /// method, headers, enabled, and whether signed (never the secret).
+    pub fn webhooks(&self) -> Value {
+        webhook_config::webhooks_json(&self.shared.world())
     }
 }
 

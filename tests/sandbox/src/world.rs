@@ -1,14 +1,18 @@
-//! The sandbox's state: users, sessions, accepted JWTs, its clock, and the
-//! faults and requests of the API calls.
+//! The sandbox's state: users, sessions, accepted JWTs, its clock,
+//! the faults and requests of the API calls, and the webhooks with their
+//! deliveries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::webhooks::{Delivery, WebhookMode};
 use crate::{Fault, Recorded};
 
 #[derive(Debug)]
@@ -25,6 +29,16 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: OffsetDateTime,
     /// Replaced by a refresh.
     pub(crate) revoked: bool,
+}
+
+/// A webhook as registered with `PUT /webhooks/{type}`.
+#[derive(Debug, Clone)]
+pub(crate) struct WebhookConfig {
+    pub(crate) url: String,
+    /// In the order of the registered object (its keys sorted).
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) secret: Option<String>,
+    pub(crate) enabled: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +61,11 @@ pub(crate) struct World {
     pub(crate) recorded: Vec<Recorded>,
     /// `sessions/new` answers this status instead of a session.
     pub(crate) new_session_refusal: Option<u16>,
+    /// By type: `"users"` or `"accounts"`.
+    pub(crate) webhooks: BTreeMap<&'static str, WebhookConfig>,
+    pub(crate) webhook_mode: WebhookMode,
+    /// Every delivery attempt, in the order they ended.
+    pub(crate) deliveries: Vec<Delivery>,
 }
 
 impl Default for World {
@@ -63,6 +82,9 @@ impl Default for World {
             faults: VecDeque::new(),
             recorded: Vec::new(),
             new_session_refusal: None,
+            webhooks: BTreeMap::new(),
+            webhook_mode: WebhookMode::default(),
+            deliveries: Vec::new(),
         }
     }
 }
@@ -85,11 +107,14 @@ impl World {
     }
 }
 
-/// What every request handler gets: the world behind its lock, and the
-/// sandbox's own origin (for Connect links).
+/// What every request handler gets: the world behind its lock, the
+/// sandbox's own origin (for Connect links), the runtime webhook deliveries
+/// run on, and a signal for each delivery attempt that ends.
 pub(crate) struct Shared {
     pub(crate) world: Mutex<World>,
     pub(crate) origin: String,
+    pub(crate) runtime: Handle,
+    pub(crate) delivered: Notify,
 }
 
 impl Shared {
