@@ -14,7 +14,7 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::control::{connect_page, control};
+use crate::control::{connect, control};
 use crate::response::{HttpResponse, error, json_reply, reply, rfc3339};
 use crate::webhook_config::{delete_webhook, list_webhooks, put_webhook};
 use crate::webhooks::emit;
@@ -46,7 +46,7 @@ pub(crate) async fn handle(
     let path = parts.uri.path().to_owned();
 
     if let Some(session) = path.strip_prefix(CONNECT_PREFIX) {
-        return Ok(connect_page(&shared, session));
+        return Ok(connect(&shared, &parts.method, session));
     }
     if let Some(rest) = path.strip_prefix("/_sandbox/") {
         return Ok(control(&shared, &parts.method, rest, &body));
@@ -233,7 +233,10 @@ fn delete_user(shared: &Arc<Shared>, id: Uuid) -> HttpResponse {
     if world.users.remove(&id).is_none() {
         return error(StatusCode::NOT_FOUND, "user not found");
     }
+    // Deleting a user deletes its accounts [C]. STAND-IN: whether that also
+    // emits `delete_account` events is not published; the sandbox emits none.
     world.sessions.retain(|_, s| s.user != id);
+    world.accounts.retain(|_, a| a.user != id);
     emit(shared, &world, "users", &[user_event("delete_user", user)]);
     // STAND-IN: the answer to a delete is not published.
     json_reply(StatusCode::OK, json!({}))
@@ -331,6 +334,7 @@ fn user_json(shared: &Shared, world: &World, id: Uuid) -> Value {
     };
     let session = world.sessions.get(&user.session);
     let now = world.now();
+    let accounts = || world.accounts.values().filter(|a| a.user == id);
     json!({
         "id": id,
         "created_at": rfc3339(user.created_at),
@@ -339,7 +343,7 @@ fn user_json(shared: &Shared, world: &World, id: Uuid) -> Value {
         "session": user.session,
         "session_expires_at": session.map(|s| rfc3339(s.expires_at)),
         "session_expired": session.is_none_or(|s| s.revoked || s.expires_at <= now),
-        "accounts_number": 0,
-        "connected_accounts_count": 0,
+        "accounts_number": accounts().count(),
+        "connected_accounts_count": accounts().filter(|a| a.connected).count(),
     })
 }

@@ -18,10 +18,11 @@
 //!   /webhooks/{users|accounts}`, `GET /webhooks`);
 //! - `webhooks`: webhook deliveries (signing, retries, [`Delivery`],
 //!   [`WebhookMode`]), and the STAND-IN decisions about them;
-//! - `control`: the Connect page a link opens and the `/_sandbox/` control
-//!   endpoints (for `rollee-sandbox` run on its own);
-//! - `world`: the state (users, sessions, JWTs, clock, faults, requests,
-//!   webhooks and their deliveries);
+//! - `control`: the Connect page a link opens (with its stand-in account
+//!   connection) and the `/_sandbox/` control endpoints (for `rollee-sandbox`
+//!   run on its own);
+//! - `world`: the state (users, sessions, accounts, JWTs, clock, faults,
+//!   requests, webhooks and their deliveries);
 //! - `response`: building responses, including the error body;
 //! - `server`: [`spawn_server`], the HTTP loop, also used by the harness.
 
@@ -47,7 +48,7 @@ use uuid::Uuid;
 pub use server::spawn_server;
 pub use webhooks::{DELIVERY_TIMEOUT, Delivery, WebhookMode};
 
-use world::{Shared, World};
+use world::{SessionState, Shared, World};
 
 /// The API's path prefix [C].
 pub const API_PREFIX: &str = "/api/v0.5";
@@ -58,6 +59,9 @@ pub const SESSION_LIFETIME: time::Duration = time::Duration::minutes(30);
 /// STAND-IN: the lifetime of a JWT from `GET /token/refresh` is not published
 /// ("a specific validity time period"); by default the sandbox's last 30 days.
 pub const TOKEN_LIFETIME: time::Duration = time::Duration::days(30);
+/// STAND-IN: the `datasource_id` of every account the Connect stand-in
+/// connects (Rollee's data source ids are not published).
+pub const SANDBOX_DATASOURCE_ID: Uuid = Uuid::from_u128(0x5a4db0c5_0000_4000_8000_000000000001);
 
 /// A JWT as the sandbox issues them: three base64url parts, the payload
 /// `{"iss": "rollee-sandbox", "exp": exp, "jti": <uuid>}`, a random signature.
@@ -244,16 +248,21 @@ impl Sandbox {
 
     /// Whether the Connect page of `session` would open now.
     pub fn session_is_valid(&self, session: Uuid) -> bool {
-        let world = self.shared.world();
-        let now = world.now();
-        world
-            .sessions
-            .get(&session)
-            .is_some_and(|s| !s.revoked && s.expires_at > now)
+        matches!(
+            self.shared.world().session_state(session),
+            SessionState::Valid { .. }
+        )
     }
 
     pub fn user_count(&self) -> usize {
         self.shared.world().users.len()
+    }
+
+    /// What the Connect page's button does: connects an account for the user
+    /// of `session` and emits `create_account` then `connect_account`.
+    /// `None` (and no account) when the page would not open.
+    pub fn connect_account(&self, session: Uuid) -> Option<Uuid> {
+        control::connect_account(&self.shared, session).ok()
     }
 
     /// Every webhook delivery attempt so far, in the order they ended.

@@ -1,4 +1,4 @@
-//! The sandbox's state: users, sessions, accepted JWTs, its clock,
+//! The sandbox's state: users, sessions, accounts, accepted JWTs, its clock,
 //! the faults and requests of the API calls, and the webhooks with their
 //! deliveries.
 
@@ -31,6 +31,15 @@ pub(crate) struct SessionRecord {
     pub(crate) revoked: bool,
 }
 
+/// An account made by the Connect stand-in.
+#[derive(Debug)]
+pub(crate) struct AccountRecord {
+    pub(crate) user: Uuid,
+    pub(crate) datasource: Uuid,
+    pub(crate) connected: bool,
+    pub(crate) created_at: OffsetDateTime,
+}
+
 /// A webhook as registered with `PUT /webhooks/{type}`.
 #[derive(Debug, Clone)]
 pub(crate) struct WebhookConfig {
@@ -61,6 +70,7 @@ pub(crate) struct World {
     pub(crate) recorded: Vec<Recorded>,
     /// `sessions/new` answers this status instead of a session.
     pub(crate) new_session_refusal: Option<u16>,
+    pub(crate) accounts: HashMap<Uuid, AccountRecord>,
     /// By type: `"users"` or `"accounts"`.
     pub(crate) webhooks: BTreeMap<&'static str, WebhookConfig>,
     pub(crate) webhook_mode: WebhookMode,
@@ -82,6 +92,7 @@ impl Default for World {
             faults: VecDeque::new(),
             recorded: Vec::new(),
             new_session_refusal: None,
+            accounts: HashMap::new(),
             webhooks: BTreeMap::new(),
             webhook_mode: WebhookMode::default(),
             deliveries: Vec::new(),
@@ -89,9 +100,34 @@ impl Default for World {
     }
 }
 
+/// Whether a session's Connect page would let its user in now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionState {
+    Valid {
+        user: Uuid,
+        expires_at: OffsetDateTime,
+    },
+    /// Replaced by a refresh.
+    Replaced,
+    Expired,
+    Unknown,
+}
+
 impl World {
     pub(crate) fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc().saturating_add(self.clock_offset)
+    }
+
+    pub(crate) fn session_state(&self, session: Uuid) -> SessionState {
+        match self.sessions.get(&session) {
+            None => SessionState::Unknown,
+            Some(s) if s.revoked => SessionState::Replaced,
+            Some(s) if s.expires_at <= self.now() => SessionState::Expired,
+            Some(s) => SessionState::Valid {
+                user: s.user,
+                expires_at: s.expires_at,
+            },
+        }
     }
 
     pub(crate) fn next_fault(&mut self) -> Option<Fault> {
