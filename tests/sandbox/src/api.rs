@@ -1,7 +1,8 @@
-//! The Rollee API endpoints under [`API_PREFIX`]: users, sessions, session
-//! refresh and token refresh; and `handle`, which every request to the sandbox
-//! goes through (it sends Connect pages and `/_sandbox/` calls to
-//! [`crate::control`]).
+//! The Rollee API endpoints under [`API_PREFIX`]: users (which emit the user
+//! webhook events), sessions, session refresh and token refresh; and `handle`,
+//! which every request to the sandbox goes through (it sends Connect pages and
+//! `/_sandbox/` calls to [`crate::control`], and `/webhooks` to
+//! [`crate::webhook_config`]).
 
 use std::sync::Arc;
 
@@ -13,8 +14,10 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::control::{connect_page, control};
+use crate::control::{connect, control};
 use crate::response::{HttpResponse, error, json_reply, reply, rfc3339};
+use crate::webhook_config::{delete_webhook, list_webhooks, put_webhook};
+use crate::webhooks::emit;
 use crate::world::{SessionRecord, Shared, UserRecord, World};
 use crate::{API_PREFIX, CONNECT_PREFIX, Fault, Recorded, SESSION_LIFETIME};
 
@@ -43,7 +46,7 @@ pub(crate) async fn handle(
     let path = parts.uri.path().to_owned();
 
     if let Some(session) = path.strip_prefix(CONNECT_PREFIX) {
-        return Ok(connect_page(&shared, session));
+        return Ok(connect(&shared, &parts.method, session));
     }
     if let Some(rest) = path.strip_prefix("/_sandbox/") {
         return Ok(control(&shared, &parts.method, rest, &body));
@@ -131,6 +134,9 @@ pub(crate) async fn handle(
         }
         (&Method::POST, ["sessions", id, "refresh"]) => with_uuid(id, |id| refresh(&shared, id)),
         (&Method::GET, ["token", "refresh"]) => refresh_token(&shared, bearer.unwrap_or_default()),
+        (&Method::GET, ["webhooks"]) => list_webhooks(&shared),
+        (&Method::PUT, ["webhooks", kind]) => put_webhook(&shared, kind, &body),
+        (&Method::DELETE, ["webhooks", kind]) => delete_webhook(&shared, kind),
         _ => error(StatusCode::NOT_FOUND, "no such route"),
     })
 }
@@ -143,7 +149,12 @@ fn with_uuid(raw: &str, then: impl FnOnce(Uuid) -> HttpResponse) -> HttpResponse
     }
 }
 
-fn create_user(shared: &Shared, body: &[u8]) -> HttpResponse {
+/// The event of a user webhook: `{"action": …, "data": <User>}` [C].
+fn user_event(action: &str, user: Value) -> Value {
+    json!({ "action": action, "data": user })
+}
+
+fn create_user(shared: &Arc<Shared>, body: &[u8]) -> HttpResponse {
     // The body is optional: `{"metadata": {...}}` [C].
     let metadata = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
@@ -170,8 +181,15 @@ fn create_user(shared: &Shared, body: &[u8]) -> HttpResponse {
             session,
         },
     );
+    let user = user_json(shared, &world, id);
+    emit(
+        shared,
+        &world,
+        "users",
+        &[user_event("create_user", user.clone())],
+    );
     // STAND-IN: Rollee's success status for POST /users is not published (200 or 201).
-    json_reply(StatusCode::CREATED, user_json(shared, &world, id))
+    json_reply(StatusCode::CREATED, user)
 }
 
 fn get_user(shared: &Shared, id: Uuid) -> HttpResponse {
@@ -184,7 +202,7 @@ fn get_user(shared: &Shared, id: Uuid) -> HttpResponse {
     }
 }
 
-fn put_user(shared: &Shared, id: Uuid, body: &[u8]) -> HttpResponse {
+fn put_user(shared: &Arc<Shared>, id: Uuid, body: &[u8]) -> HttpResponse {
     // `{"metadata": {...}}` replaces the previous metadata [C; body shape I].
     let metadata = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(mut o)) => match o.remove("metadata") {
@@ -198,15 +216,28 @@ fn put_user(shared: &Shared, id: Uuid, body: &[u8]) -> HttpResponse {
         Some(user) => user.metadata = metadata,
         None => return error(StatusCode::NOT_FOUND, "user not found"),
     }
-    json_reply(StatusCode::OK, user_json(shared, &world, id))
+    let user = user_json(shared, &world, id);
+    emit(
+        shared,
+        &world,
+        "users",
+        &[user_event("update_user", user.clone())],
+    );
+    json_reply(StatusCode::OK, user)
 }
 
-fn delete_user(shared: &Shared, id: Uuid) -> HttpResponse {
+fn delete_user(shared: &Arc<Shared>, id: Uuid) -> HttpResponse {
     let mut world = shared.world();
+    // The event carries the user as it was before the delete.
+    let user = user_json(shared, &world, id);
     if world.users.remove(&id).is_none() {
         return error(StatusCode::NOT_FOUND, "user not found");
     }
+    // Deleting a user deletes its accounts [C]. STAND-IN: whether that also
+    // emits `delete_account` events is not published; the sandbox emits none.
     world.sessions.retain(|_, s| s.user != id);
+    world.accounts.retain(|_, a| a.user != id);
+    emit(shared, &world, "users", &[user_event("delete_user", user)]);
     // STAND-IN: the answer to a delete is not published.
     json_reply(StatusCode::OK, json!({}))
 }
@@ -303,6 +334,7 @@ fn user_json(shared: &Shared, world: &World, id: Uuid) -> Value {
     };
     let session = world.sessions.get(&user.session);
     let now = world.now();
+    let accounts = || world.accounts.values().filter(|a| a.user == id);
     json!({
         "id": id,
         "created_at": rfc3339(user.created_at),
@@ -311,7 +343,7 @@ fn user_json(shared: &Shared, world: &World, id: Uuid) -> Value {
         "session": user.session,
         "session_expires_at": session.map(|s| rfc3339(s.expires_at)),
         "session_expired": session.is_none_or(|s| s.revoked || s.expires_at <= now),
-        "accounts_number": 0,
-        "connected_accounts_count": 0,
+        "accounts_number": accounts().count(),
+        "connected_accounts_count": accounts().filter(|a| a.connected).count(),
     })
 }

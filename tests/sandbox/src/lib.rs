@@ -14,9 +14,15 @@
 //! - this file also makes the sandbox's JWTs ([`jwt`]);
 //! - `api`: the Rollee API endpoints (users, sessions, refresh, token refresh)
 //!   and `handle`, through which every request goes;
-//! - `control`: the Connect page a link opens and the `/_sandbox/` control
-//!   endpoints (for `rollee-sandbox` run on its own);
-//! - `world`: the state (users, sessions, JWTs, clock, faults, requests);
+//! - `webhook_config`: the webhook endpoints of the API (`PUT`/`DELETE
+//!   /webhooks/{users|accounts}`, `GET /webhooks`);
+//! - `webhooks`: webhook deliveries (signing, retries, [`Delivery`],
+//!   [`WebhookMode`]), and the STAND-IN decisions about them;
+//! - `control`: the Connect page a link opens (with its stand-in account
+//!   connection) and the `/_sandbox/` control endpoints (for `rollee-sandbox`
+//!   run on its own);
+//! - `world`: the state (users, sessions, accounts, JWTs, clock, faults,
+//!   requests, webhooks and their deliveries);
 //! - `response`: building responses, including the error body;
 //! - `server`: [`spawn_server`], the HTTP loop, also used by the harness.
 
@@ -24,6 +30,8 @@ mod api;
 mod control;
 mod response;
 mod server;
+mod webhook_config;
+mod webhooks;
 mod world;
 
 use std::net::SocketAddr;
@@ -32,12 +40,15 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use server::spawn_server;
+pub use webhooks::{DELIVERY_TIMEOUT, Delivery, WebhookMode};
 
-use world::{Shared, World};
+use world::{SessionState, Shared, World};
 
 /// The API's path prefix [C].
 pub const API_PREFIX: &str = "/api/v0.5";
@@ -48,6 +59,9 @@ pub const SESSION_LIFETIME: time::Duration = time::Duration::minutes(30);
 /// STAND-IN: the lifetime of a JWT from `GET /token/refresh` is not published
 /// ("a specific validity time period"); by default the sandbox's last 30 days.
 pub const TOKEN_LIFETIME: time::Duration = time::Duration::days(30);
+/// STAND-IN: the `datasource_id` of every account the Connect stand-in
+/// connects (Rollee's data source ids are not published).
+pub const SANDBOX_DATASOURCE_ID: Uuid = Uuid::from_u128(0x5a4db0c5_0000_4000_8000_000000000001);
 
 /// A JWT as the sandbox issues them: three base64url parts, the payload
 /// `{"iss": "rollee-sandbox", "exp": exp, "jti": <uuid>}`, a random signature.
@@ -150,6 +164,8 @@ impl Sandbox {
                 ..World::default()
             }),
             origin,
+            runtime: Handle::try_current().map_err(std::io::Error::other)?,
+            delivered: Notify::new(),
         });
         let task = spawn_server(listener, shared.clone(), api::handle);
         Ok(Self { addr, shared, task })
@@ -232,16 +248,78 @@ impl Sandbox {
 
     /// Whether the Connect page of `session` would open now.
     pub fn session_is_valid(&self, session: Uuid) -> bool {
-        let world = self.shared.world();
-        let now = world.now();
-        world
-            .sessions
-            .get(&session)
-            .is_some_and(|s| !s.revoked && s.expires_at > now)
+        matches!(
+            self.shared.world().session_state(session),
+            SessionState::Valid { .. }
+        )
     }
 
     pub fn user_count(&self) -> usize {
         self.shared.world().users.len()
+    }
+
+    /// What the Connect page's button does: connects an account for the user
+    /// of `session` and emits `create_account` then `connect_account`.
+    /// `None` (and no account) when the page would not open.
+    pub fn connect_account(&self, session: Uuid) -> Option<Uuid> {
+        control::connect_account(&self.shared, session).ok()
+    }
+
+    /// Every webhook delivery attempt so far, in the order they ended.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.world().deliveries.clone()
+    }
+
+    /// Waits until at least `n` delivery attempts have ended, or `timeout`;
+    /// returns every attempt so far either way.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        loop {
+            let ended = self.shared.delivered.notified();
+            tokio::pin!(ended);
+            // Registered before the count is read: no attempt can slip between.
+            ended.as_mut().enable();
+            {
+                let world = self.shared.world();
+                if world.deliveries.len() >= n {
+                    return world.deliveries.clone();
+                }
+            }
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                        return self.deliveries();
+                    }
+                }
+                None => ended.await,
+            }
+        }
+    }
+
+    /// How events are delivered from now on (events already under way keep their mode).
+    pub fn set_webhook_mode(&self, mode: WebhookMode) {
+        self.shared.world().webhook_mode = mode;
+    }
+
+    /// Sends `body` as an event through the webhook registered for `kind`
+    /// (`"users"` or `"accounts"`), with the same signing, retries and
+    /// duplication as the sandbox's own events; returns once its deliveries
+    /// have ended. Nothing is sent for another `kind`, or when that type is
+    /// not registered or is disabled.
+    pub async fn deliver(&self, kind: &str, body: Value) {
+        let plan = {
+            let world = self.shared.world();
+            webhooks::kind(kind).and_then(|kind| webhooks::plan(&world, kind, &[body]))
+        };
+        if let Some(plan) = plan {
+            webhooks::send(self.shared.clone(), plan).await;
+        }
+    }
+
+    /// The registered webhooks, as `GET /webhooks` answers: type, url,
+    /// method, headers, enabled, and whether signed (never the secret).
+    pub fn webhooks(&self) -> Value {
+        webhook_config::webhooks_json(&self.shared.world())
     }
 }
 

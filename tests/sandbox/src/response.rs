@@ -29,6 +29,13 @@ pub(crate) fn reply(status: StatusCode, content_type: &'static str, body: Bytes)
     response
 }
 
+/// A response without a body (and so without a `Content-Type`), e.g. 204.
+pub(crate) fn empty(status: StatusCode) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
 pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }

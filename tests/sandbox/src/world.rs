@@ -1,14 +1,18 @@
-//! The sandbox's state: users, sessions, accepted JWTs, its clock, and the
-//! faults and requests of the API calls.
+//! The sandbox's state: users, sessions, accounts, accepted JWTs, its clock,
+//! the faults and requests of the API calls, and the webhooks with their
+//! deliveries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::webhooks::{Delivery, WebhookMode};
 use crate::{Fault, Recorded};
 
 #[derive(Debug)]
@@ -25,6 +29,25 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: OffsetDateTime,
     /// Replaced by a refresh.
     pub(crate) revoked: bool,
+}
+
+/// An account made by the Connect stand-in.
+#[derive(Debug)]
+pub(crate) struct AccountRecord {
+    pub(crate) user: Uuid,
+    pub(crate) datasource: Uuid,
+    pub(crate) connected: bool,
+    pub(crate) created_at: OffsetDateTime,
+}
+
+/// A webhook as registered with `PUT /webhooks/{type}`.
+#[derive(Debug, Clone)]
+pub(crate) struct WebhookConfig {
+    pub(crate) url: String,
+    /// In the order of the registered object (its keys sorted).
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) secret: Option<String>,
+    pub(crate) enabled: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +70,12 @@ pub(crate) struct World {
     pub(crate) recorded: Vec<Recorded>,
     /// `sessions/new` answers this status instead of a session.
     pub(crate) new_session_refusal: Option<u16>,
+    pub(crate) accounts: HashMap<Uuid, AccountRecord>,
+    /// By type: `"users"` or `"accounts"`.
+    pub(crate) webhooks: BTreeMap<&'static str, WebhookConfig>,
+    pub(crate) webhook_mode: WebhookMode,
+    /// Every delivery attempt, in the order they ended.
+    pub(crate) deliveries: Vec<Delivery>,
 }
 
 impl Default for World {
@@ -63,13 +92,42 @@ impl Default for World {
             faults: VecDeque::new(),
             recorded: Vec::new(),
             new_session_refusal: None,
+            accounts: HashMap::new(),
+            webhooks: BTreeMap::new(),
+            webhook_mode: WebhookMode::default(),
+            deliveries: Vec::new(),
         }
     }
+}
+
+/// Whether a session's Connect page would let its user in now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionState {
+    Valid {
+        user: Uuid,
+        expires_at: OffsetDateTime,
+    },
+    /// Replaced by a refresh.
+    Replaced,
+    Expired,
+    Unknown,
 }
 
 impl World {
     pub(crate) fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc().saturating_add(self.clock_offset)
+    }
+
+    pub(crate) fn session_state(&self, session: Uuid) -> SessionState {
+        match self.sessions.get(&session) {
+            None => SessionState::Unknown,
+            Some(s) if s.revoked => SessionState::Replaced,
+            Some(s) if s.expires_at <= self.now() => SessionState::Expired,
+            Some(s) => SessionState::Valid {
+                user: s.user,
+                expires_at: s.expires_at,
+            },
+        }
     }
 
     pub(crate) fn next_fault(&mut self) -> Option<Fault> {
@@ -85,11 +143,14 @@ impl World {
     }
 }
 
-/// What every request handler gets: the world behind its lock, and the
-/// sandbox's own origin (for Connect links).
+/// What every request handler gets: the world behind its lock, the
+/// sandbox's own origin (for Connect links), the runtime webhook deliveries
+/// run on, and a signal for each delivery attempt that ends.
 pub(crate) struct Shared {
     pub(crate) world: Mutex<World>,
     pub(crate) origin: String,
+    pub(crate) runtime: Handle,
+    pub(crate) delivered: Notify,
 }
 
 impl Shared {
