@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::flow::OWNER_KEY;
 use crate::link::parse_uuid;
 
 /// Bodies larger than this get 413: an EventBridge entry holds 256 KiB, and
@@ -46,6 +47,24 @@ impl Event {
     /// Whether Rollee documents this action.
     pub fn is_known(&self) -> bool {
         KNOWN_ACTIONS.contains(&self.action.as_str())
+    }
+
+    /// The owner this server wrote into a user's metadata when it created it
+    /// ([`OWNER_KEY`]), as a user event carries it. Rollee sends
+    /// `create_user` as it creates the user, often before this server has
+    /// recorded the owner in its table: this is how that event still names
+    /// it. (The same metadata is what the Connect functions trust to adopt a
+    /// user the table does not know.)
+    pub fn owner_in_metadata(&self) -> Option<&str> {
+        if !self.action.ends_with("_user") {
+            return None;
+        }
+        self.body
+            .get("data")?
+            .get("metadata")?
+            .get(OWNER_KEY)?
+            .as_str()
+            .filter(|sub| !sub.is_empty() && sub.len() <= 256 && !sub.chars().any(char::is_control))
     }
 }
 
@@ -149,6 +168,29 @@ mod tests {
             parse(format!(r#"{{"action":"connect_account","data":{{"id":"{USER}"}}}}"#).as_bytes())
                 .unwrap();
         assert_eq!(not_user.user_id, None);
+    }
+
+    #[test]
+    fn a_user_events_metadata_names_the_owner_this_server_wrote_there() {
+        let with = |action: &str, owner: &str| {
+            parse(
+                format!(r#"{{"action":"{action}","data":{{"id":"{USER}","metadata":{{"{OWNER_KEY}":"{owner}"}}}}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            with("create_user", "alice").owner_in_metadata(),
+            Some("alice")
+        );
+        assert_eq!(with("create_user", "").owner_in_metadata(), None);
+        assert_eq!(with("connect_account", "alice").owner_in_metadata(), None);
+        assert_eq!(
+            parse(br#"{"action":"create_user","data":{}}"#)
+                .unwrap()
+                .owner_in_metadata(),
+            None
+        );
     }
 
     #[test]

@@ -363,7 +363,10 @@ async fn publish(
     digest: &str,
 ) -> Result<Owner, ApiError> {
     let sub = match event.user_id {
-        Some(user) => receiver.store.owner_of_user(user).await?,
+        Some(user) => match receiver.store.owner_of_user(user).await? {
+            Some(sub) => Some(sub),
+            None => event.owner_in_metadata().map(str::to_owned),
+        },
         None => None,
     };
     let owner = match (&event.user_id, &sub) {

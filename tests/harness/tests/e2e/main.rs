@@ -12,6 +12,7 @@
 //! - `consistency`: template, local router and code agree;
 //! - `template`: the template's IAM, log retention and access-log choices;
 //! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
+//! - `deliveries`: the sandbox registers the receiver (the real `register-webhooks`) and delivers to it over HTTP: the whole story, retries, duplicates;
 //! - `webhooks`: the webhook receiver against moto (table, secret, EventBridge → SQS) and the sandbox's deliveries;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
@@ -19,6 +20,7 @@
 
 mod artifact;
 mod consistency;
+mod deliveries;
 mod errors;
 mod events;
 mod flow;

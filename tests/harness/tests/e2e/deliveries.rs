@@ -1,0 +1,280 @@
+//! Webhooks as Rollee sends them: the local sandbox registers the receiver
+//! (through the real `register-webhooks` binary), then delivers to it over
+//! real HTTP when a user is created and an account connected; its retry and
+//! duplicate modes against the receiver's de-duplication.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use rollee_sandbox::{Sandbox, WebhookMode};
+use rollee_shared::webhook::auth::DEFAULT_HEADER;
+use serde_json::json;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::support::*;
+use crate::webhooks::{SECRET, Setup, create_bus, setup_on};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The receiver behind a local HTTP server, as API Gateway would put it:
+/// the request's method, path, headers and body become the handler's request.
+async fn front(setup: Arc<Setup>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let setup = setup.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let setup = setup.clone();
+                    async move { Ok::<_, Infallible>(through(&setup, request).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn through(setup: &Setup, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => Body::Text(text),
+        Err(e) => Body::Binary(e.into_bytes()),
+    };
+    let request = lambda_http::http::Request::from_parts(parts, body);
+    let response =
+        rollee_shared::app::respond(&setup.receiver, &request, rollee_shared::webhook::handle)
+            .await;
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Runs the real `register-webhooks` binary against the sandbox (off the
+/// test's thread, which serves the sandbox); its output.
+async fn register(sandbox: &Sandbox, url: &str, signature: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let built = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "webhook",
+            "--bin",
+            "register-webhooks",
+        ])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("register-webhooks");
+    let mut command = Command::new(binary);
+    command
+        .arg(url)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ROLLEE_API_URL", sandbox.base_url())
+        .env("ROLLEE_TOKEN", JWT)
+        .env("WEBHOOK_SECRET", SECRET)
+        .env("WEBHOOK_SIGNATURE", signature);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "register-webhooks failed: {text}");
+    add_logs(&text);
+    text
+}
+
+struct World {
+    sandbox: Sandbox,
+    setup: Arc<Setup>,
+    url: String,
+    table: String,
+}
+
+async fn world(signature: &str, bus_exists: bool) -> (World, Option<rollee_harness::bus::Bus>) {
+    let table = local_table().await;
+    let (setup, bus) = setup_on(
+        &[("WEBHOOK_SIGNATURE", signature)],
+        bus_exists,
+        table.clone(),
+    )
+    .await;
+    let setup = Arc::new(setup);
+    let url = format!("http://{}/webhooks/rollee", front(setup.clone()).await);
+    let sandbox = sandbox().await;
+    (
+        World {
+            sandbox,
+            setup,
+            url,
+            table,
+        },
+        bus,
+    )
+}
+
+#[tokio::test]
+async fn registered_with_the_sandbox_a_new_user_and_a_connected_account_reach_the_bus_with_their_owner()
+ {
+    let (w, bus) = world("hex", true).await;
+    let bus = bus.unwrap();
+    let printed = register(&w.sandbox, &w.url, "hex").await;
+    assert!(
+        printed.contains("registered users webhooks")
+            && printed.contains("registered accounts webhooks"),
+        "{printed}"
+    );
+    // Both kinds, the header Rollee must send, and the HMAC key: everything, each time.
+    let registered = w.sandbox.webhooks();
+    let configs = registered.as_array().unwrap();
+    assert_eq!(configs.len(), 2, "{registered}");
+    for config in configs {
+        assert_eq!(config["url"], w.url.as_str());
+        assert_eq!(config["method"], "POST");
+        assert_eq!(config["enabled"], true);
+        assert_eq!(config["signed"], true);
+        assert_eq!(
+            config["headers"][DEFAULT_HEADER],
+            w.setup.credentials.header_value()
+        );
+    }
+
+    // The app's user signs up: the sandbox tells the receiver.
+    let state = state_on_table(
+        shared_moto(),
+        &w.sandbox,
+        &[("ROLLEE_TOKEN", JWT)],
+        test_options(),
+        &w.table,
+    )
+    .await;
+    let created = create_user(&state, &event("create-user")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    watch_session(&created);
+    let user = created.str("user_id");
+    let events = bus.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail-type"], "create_user");
+    assert_eq!(events[0]["detail"]["user_id"], user.as_str());
+    // Rollee sends it as it creates the user, before this server has recorded
+    // the owner: the owner comes from the metadata this server wrote.
+    assert_eq!(events[0]["detail"]["owner"], "known", "{}", events[0]);
+    assert_eq!(events[0]["detail"]["sub"], "alice");
+
+    // The user connects an account on the Connect page.
+    let session: Uuid = created.str("session_id").parse().unwrap();
+    let account = w.sandbox.connect_account(session).expect("a valid session");
+    let events = bus.wait_for(2, WAIT).await.unwrap();
+    let types: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["detail-type"].as_str())
+        .collect();
+    assert_eq!(types.len(), 2, "{events:?}");
+    assert!(
+        types.contains(&"create_account") && types.contains(&"connect_account"),
+        "{types:?}"
+    );
+    for e in &events {
+        let detail = &e["detail"];
+        assert_eq!(detail["owner"], "known", "{e}");
+        assert_eq!(detail["sub"], "alice");
+        assert_eq!(detail["user_id"], user.as_str());
+        assert_eq!(detail["webhook"]["data"]["account_id"], account.to_string());
+    }
+    // Every delivery was answered 200 at its first attempt.
+    let deliveries = w.sandbox.deliveries();
+    assert_eq!(deliveries.len(), 3, "{deliveries:?}");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.status == Some(200) && d.attempt == 1),
+        "{deliveries:?}"
+    );
+    assert_no_leaks();
+}
+
+#[tokio::test]
+async fn rollee_retries_a_delivery_answered_503_and_the_event_is_published_exactly_once() {
+    let (w, _) = world("off", false).await;
+    register(&w.sandbox, &w.url, "off").await;
+    w.sandbox.set_webhook_mode(WebhookMode {
+        retry_delay: Duration::from_millis(500),
+        ..WebhookMode::default()
+    });
+    let body = json!({"action": "update_user", "data": {"id": Uuid::new_v4()}});
+    // The bus is missing at the first attempt, and there at the retry.
+    let sandbox = &w.sandbox;
+    let (_, bus) = tokio::join!(sandbox.deliver("users", body), async {
+        let first = sandbox.wait_for_deliveries(1, WAIT).await;
+        assert_eq!(first.first().and_then(|d| d.status), Some(503), "{first:?}");
+        create_bus(&w.setup.bus_name).await
+    });
+    let deliveries = w.sandbox.deliveries();
+    let statuses: Vec<Option<u16>> = deliveries.iter().map(|d| d.status).collect();
+    assert_eq!(statuses, [Some(503), Some(200)], "{deliveries:?}");
+    assert_eq!(deliveries[0].body, deliveries[1].body);
+    let events = bus.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(bus.take().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_rollee_sends_twice_is_published_once() {
+    let (w, bus) = world("off", true).await;
+    let bus = bus.unwrap();
+    register(&w.sandbox, &w.url, "off").await;
+    w.sandbox.set_webhook_mode(WebhookMode {
+        duplicate: true,
+        retry_delay: Duration::from_millis(200),
+        ..WebhookMode::default()
+    });
+    w.sandbox
+        .deliver("accounts", json!({"action": "disconnect_account", "data": {"account_id": Uuid::new_v4(), "user_id": Uuid::new_v4(), "connected": false}}))
+        .await;
+    let deliveries = w.sandbox.deliveries();
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    assert!(deliveries.iter().all(|d| d.status == Some(200)));
+    let events = bus.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["owner"], "unknown");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(bus.take().await.unwrap().is_empty());
+}
