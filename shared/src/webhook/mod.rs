@@ -143,6 +143,11 @@ impl Receiver {
         })
     }
 
+    /// The ownership table, where deliveries are remembered.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn verifier(&self) -> Arc<Verifier> {
         self.verifier
             .lock()

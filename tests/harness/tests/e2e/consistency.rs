@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use crate::support::*;
 use rollee_shared::config::{
-    NEVER_IN_AWS, REQUIRED_IN_AWS, ROTATION_REQUIRED_IN_AWS, ROTATION_VARIABLES, VARIABLES,
+    NEVER_IN_AWS, REQUIRED_IN_AWS, ROTATION_REQUIRED_IN_AWS, ROTATION_VARIABLES,
+    VAR_WEBHOOK_SECRET, VARIABLES,
 };
+use rollee_shared::webhook::config::{WEBHOOK_REQUIRED_IN_AWS, WEBHOOK_VARIABLES};
 use serde_norway::Value as Yaml;
 
 fn root() -> PathBuf {
@@ -109,7 +111,7 @@ fn workspace_binaries() -> BTreeSet<String> {
 #[test]
 fn the_template_routes_are_the_local_router_routes() {
     let template = template_routes();
-    assert_eq!(template.len(), 3, "{template:?}");
+    assert_eq!(template.len(), 4, "{template:?}");
     assert_eq!(template, router_routes());
 }
 
@@ -162,10 +164,10 @@ fn the_template_sets_what_each_function_needs_in_aws_and_nothing_it_does_not_rea
     for (id, properties, metadata) in functions(&t) {
         let mut set = globals.clone();
         set.extend(names(&properties["Environment"]["Variables"]));
-        let (reads, required): (&[&str], &[&str]) = if binary_of(&metadata) == ROTATION_BINARY {
-            (&ROTATION_VARIABLES, &ROTATION_REQUIRED_IN_AWS)
-        } else {
-            (&VARIABLES, &REQUIRED_IN_AWS)
+        let (reads, required): (&[&str], &[&str]) = match binary_of(&metadata).as_str() {
+            ROTATION_BINARY => (&ROTATION_VARIABLES, &ROTATION_REQUIRED_IN_AWS),
+            "webhook" => (&WEBHOOK_VARIABLES, &WEBHOOK_REQUIRED_IN_AWS),
+            _ => (&VARIABLES, &REQUIRED_IN_AWS),
         };
         for var in &set {
             assert!(
@@ -179,9 +181,9 @@ fn the_template_sets_what_each_function_needs_in_aws_and_nothing_it_does_not_rea
                 "{id}: the code needs {var} in AWS; the template does not set it"
             );
         }
-        for var in NEVER_IN_AWS {
+        for var in NEVER_IN_AWS.iter().chain(&[VAR_WEBHOOK_SECRET]) {
             assert!(
-                !set.contains(var),
+                !set.contains(*var),
                 "{id}: {var} is for local development only"
             );
         }
@@ -212,10 +214,23 @@ async fn an_event_for_each_template_route_gets_its_success_from_that_binarys_han
             "create-user" => (create_user(&state, &e).await, 200),
             "new-session" => (new_session(&state, &e).await, 201),
             "refresh-url" => (refresh_url(&state, &with_body(e, &refresh_body)).await, 200),
+            "webhook" => {
+                let vars = [("WEBHOOK_SECRET", crate::webhooks::DEV_SECRET)];
+                let (setup, _) = crate::webhooks::setup(&vars, true).await;
+                let handled = rollee_shared::app::respond(
+                    &setup.receiver,
+                    &request(&e),
+                    rollee_shared::webhook::handle,
+                )
+                .await;
+                (answer(handled), 200)
+            }
             other => panic!("no handler for {other}"),
         };
         assert_eq!(answer.status, expected, "{method} {path}: {}", answer.body);
-        watch_session(&answer);
+        if binary != "webhook" {
+            watch_session(&answer);
+        }
     }
     assert_no_leaks();
 }

@@ -203,6 +203,9 @@ async fn state_without_table(sandbox: &rollee_sandbox::Sandbox) -> State {
 /// What the handlers answer on `route` in the situation the example `name`
 /// stands for. Each runs against a fresh sandbox and table.
 async fn produce(name: &str, route: &str) -> Answer {
+    if route == WEBHOOK_ROUTE && name != "startupFailed" {
+        return produce_delivery(name).await;
+    }
     let sandbox = sandbox().await;
     let sub = "alice";
     match name {
@@ -255,6 +258,44 @@ async fn produce(name: &str, route: &str) -> Answer {
         _ => {
             let state = dev_state(&sandbox).await;
             produce_with(&state, &sandbox, name, route, sub).await
+        }
+    }
+}
+
+const WEBHOOK_ROUTE: &str = "POST /webhooks/rollee";
+
+/// What the webhook receiver answers in the situation of example `name`,
+/// each on a fresh table and bus.
+async fn produce_delivery(name: &str) -> Answer {
+    use crate::webhooks::{deliver, deliver_ok, setup, setup_on};
+    let body = json!({"action": "update_user", "data": {"id": uuid::Uuid::new_v4()}}).to_string();
+    match name {
+        "published" => deliver_ok(&setup(&[], true).await.0, &body).await,
+        "duplicate" => {
+            let (s, _) = setup(&[], true).await;
+            deliver_ok(&s, &body).await;
+            deliver_ok(&s, &body).await
+        }
+        "notAnEvent" => deliver_ok(&setup(&[], true).await.0, r#"{"data": {}}"#).await,
+        "deliveryUnauthenticated" => deliver(&setup(&[], true).await.0, &[], &body).await,
+        "deliveryInProgress" => {
+            // Another request has claimed this delivery and is publishing it.
+            let (s, _) = setup(&[], true).await;
+            let digest = rollee_shared::webhook::auth::body_digest(body.as_bytes());
+            s.receiver.store().claim_delivery(&digest).await.unwrap();
+            deliver_ok(&s, &body).await
+        }
+        "payloadTooLarge" => {
+            let big = json!({"action": "update_user", "pad": "x".repeat(200_000)}).to_string();
+            deliver_ok(&setup(&[], true).await.0, &big).await
+        }
+        "storeUnavailable" => {
+            let missing = format!("no-such-table-{}", uuid::Uuid::new_v4().simple());
+            deliver_ok(&setup_on(&[], true, missing).await.0, &body).await
+        }
+        "eventBusUnavailable" => deliver_ok(&setup(&[], false).await.0, &body).await,
+        other => {
+            panic!("no way to produce example {other:?} on {WEBHOOK_ROUTE}: add it to openapi.rs")
         }
     }
 }
@@ -407,11 +448,14 @@ async fn every_response_example_is_what_the_handlers_answer() {
                     "{what}: the session id is the URL's last segment"
                 );
             }
+            "WebhookAccepted" => {
+                assert_eq!(example.value["status"], answer.body["status"], "{what}");
+            }
             other => panic!("{what}: unexpected schema {other}"),
         }
         *checked.entry(route).or_insert(0) += 1;
     }
-    assert_eq!(checked.len(), 3, "{checked:?}");
+    assert_eq!(checked.len(), 4, "{checked:?}");
     assert_no_leaks();
 }
 
@@ -425,6 +469,13 @@ async fn every_request_example_is_accepted_by_its_route() {
             let content = &operation["requestBody"]["content"]["application/json"];
             for (name, example) in content["examples"].as_object().into_iter().flatten() {
                 let body = resolve(&doc, example)["value"].to_string();
+                if route == WEBHOOK_ROUTE {
+                    let (s, _) = crate::webhooks::setup(&[], true).await;
+                    let a = crate::webhooks::deliver_ok(&s, &body).await;
+                    assert_eq!(a.status, 200, "{route} {name}: {}", a.body);
+                    seen += 1;
+                    continue;
+                }
                 let sandbox = sandbox().await;
                 let state = dev_state(&sandbox).await;
                 let a = match route.as_str() {

@@ -19,6 +19,8 @@ use crate::support::*;
 
 /// The generated secret of these tests (the template's is 64 characters).
 pub const SECRET: &str = "e2e-webhook-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+/// `make dev`'s `DEV_WEBHOOK_SECRET`: `events/webhook.json` carries the header derived from it.
+pub const DEV_SECRET: &str = "local-webhook-secret-for-development-only";
 
 /// A receiver on its own table and bus (created unless `bus_exists` is false).
 pub struct Setup {
@@ -38,8 +40,14 @@ pub async fn setup_on(
     table: String,
 ) -> (Setup, Option<Bus>) {
     capture_logs();
-    let credentials = Credentials::derive(SECRET).unwrap();
-    watch(SECRET);
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let secret = var("WEBHOOK_SECRET").unwrap_or_else(|| SECRET.to_owned());
+    let credentials = Credentials::derive(&secret).unwrap();
+    watch(secret.clone());
     watch(credentials.header_value());
     watch(credentials.signing_key());
     let bus_name = format!("bus-{}", Uuid::new_v4().simple());
@@ -51,13 +59,8 @@ pub async fn setup_on(
     let config = WebhookConfig::from_lookup(|name| match name {
         "OWNERSHIP_TABLE" => Some(table.clone()),
         "EVENT_BUS_NAME" => Some(bus_name.clone()),
-        "WEBHOOK_SECRET" if !vars.iter().any(|(k, _)| *k == "WEBHOOK_SECRET_ID") => {
-            Some(SECRET.to_owned())
-        }
-        _ => vars
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned()),
+        "WEBHOOK_SECRET" if var("WEBHOOK_SECRET_ID").is_none() => Some(secret.clone()),
+        _ => var(name),
     })
     .expect("a valid webhook configuration");
     let sdk = shared_moto().sdk_config().await.unwrap();
