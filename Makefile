@@ -2,6 +2,9 @@
 #   make dev    run the three functions (cargo lambda watch), the local Rollee sandbox,
 #               a local DynamoDB (moto) holding the ownership table, and the example web app
 #   make test   run every check and test (what CI runs)
+# and, around them:
+#   make dev-events                       the events make dev's webhook function published
+#   make register-webhooks STACK=<name>   register a deployed stack's webhook with Rollee
 # and, not part of the tests:
 #   cargo run --release -p bench   the benchmark (BENCHMARKS.md)
 #
@@ -18,11 +21,14 @@ WEB_PORT ?= 9400
 BIND_ADDRESS ?= 127.0.0.1
 PUBLIC_HOST ?=
 TABLE ?= rollee-connect-local
+BUS ?= rollee-connect-local
+# The local webhook secret (a deployed stack generates its own).
+DEV_WEBHOOK_SECRET ?= local-webhook-secret-for-development-only
 # The JWT the local sandbox accepts and the functions send: a local stand-in, not a Rollee JWT.
 DEV_TOKEN ?= local-sandbox-jwt
 DEV_CALLER_SUB ?= dev-user
 SESSIONS_PER_CALLER_PER_MINUTE ?= 10
-export WATCH_PORT SANDBOX_PORT MOTO_PORT WEB_PORT BIND_ADDRESS PUBLIC_HOST TABLE DEV_TOKEN DEV_CALLER_SUB SESSIONS_PER_CALLER_PER_MINUTE
+export WATCH_PORT SANDBOX_PORT MOTO_PORT WEB_PORT BIND_ADDRESS PUBLIC_HOST TABLE BUS DEV_WEBHOOK_SECRET DEV_TOKEN DEV_CALLER_SUB SESSIONS_PER_CALLER_PER_MINUTE
 
 CARGO_LAMBDA_VERSION := 1.9.2
 MOTO_VERSION := 5.2.5
@@ -44,10 +50,20 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: dev test tools deploy-checks contract arm64-build
+.PHONY: dev dev-events register-webhooks test tools deploy-checks contract arm64-build
 
 dev: $(DEV_TOOLS)
 	scripts/dev.sh
+
+# What the webhook function published on make dev's bus since the last call
+# (one JSON line per event); UNTIL=<detail-type> waits for one of that type.
+dev-events:
+	@AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=eu-west-1 \
+	  cargo run --quiet -p rollee-harness --bin dev-bus -- take $(BUS) $(UNTIL)
+
+# Tells Rollee where a deployed stack receives webhooks: make register-webhooks STACK=<stack name>
+register-webhooks: $(SAM_TOOLS)
+	scripts/register-webhooks.sh
 
 $(DEV_TOOLS):
 	rm -rf $(VENV)/dev && python3 -m venv $(VENV)/dev
@@ -102,4 +118,4 @@ arm64-build: $(DEV_TOOLS) $(SAM_TOOLS)
 	  bins = sorted(glob.glob(".aws-sam/build-arm64/*/bootstrap")); \
 	  bad = [b for b in bins if open(b, "rb").read(20)[18:20] != (183).to_bytes(2, "little")]; \
 	  print("arm64: %d bootstraps, %s" % (len(bins), "not aarch64: %s" % bad if bad else "all aarch64 ELF")); \
-	  sys.exit(1 if bad or len(bins) != 4 else 0)'
+	  sys.exit(1 if bad or len(bins) != 5 else 0)'

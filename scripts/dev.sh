@@ -16,6 +16,8 @@
 #   ROLLEE_TOKEN, ROLLEE_API_URL   a real Rollee JWT (and API base; default Rollee's
 #                            sandbox): no local sandbox, the functions call Rollee
 #   TABLE                    the ownership table's name
+#   BUS                      the EventBridge bus (in moto) webhooks are published to
+#   DEV_WEBHOOK_SECRET       the webhook secret (the template generates one when deployed)
 # Bash 3.2 (macOS) compatible.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,8 @@ DEV_CALLER_SUB=${DEV_CALLER_SUB-dev-user}
 DEV_TOKEN=${DEV_TOKEN:-local-sandbox-jwt}
 SESSIONS_PER_CALLER_PER_MINUTE=${SESSIONS_PER_CALLER_PER_MINUTE:-10}
 TABLE=${TABLE:-rollee-connect-local}
+BUS=${BUS:-rollee-connect-local}
+DEV_WEBHOOK_SECRET=${DEV_WEBHOOK_SECRET:-local-webhook-secret-for-development-only}
 ROLLEE_TOKEN=${ROLLEE_TOKEN:-}
 ROLLEE_API_URL=${ROLLEE_API_URL:-}
 
@@ -84,7 +88,8 @@ done
 command -v moto_server >/dev/null || die "moto_server not found: run it through make dev, which installs it in .venv/dev"
 cargo lambda --version >/dev/null 2>&1 || die "cargo-lambda not found: run it through make dev, which installs it in .venv/dev"
 
-cargo build --quiet -p rollee-sandbox --bin rollee-sandbox -p rollee-harness --bin create-table --bin dev-web
+cargo build --quiet -p rollee-sandbox --bin rollee-sandbox -p rollee-harness --bin create-table --bin dev-web --bin dev-bus \
+  -p webhook --bin register-webhooks --bin webhook
 target=${CARGO_TARGET_DIR:-target}
 
 # Each service runs in a process group of its own (job control), so that
@@ -136,8 +141,9 @@ for _ in $(seq 100); do
   python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$MOTO_PORT" 2>/dev/null && break
   sleep 0.2
 done
-AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=eu-west-1 \
-  "$target/debug/create-table" "$TABLE" || die "could not create the ownership table in moto"
+export_moto() { AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=eu-west-1 "$@"; }
+export_moto "$target/debug/create-table" "$TABLE" || die "could not create the ownership table in moto"
+export_moto "$target/debug/dev-bus" create "$BUS" || die "could not create the event bus in moto"
 
 # The functions' settings in a file only this user can read: the JWT never
 # appears on a command line (ps) or in the shell history.
@@ -151,16 +157,32 @@ env_file="$secrets/functions.env"
     if [ -n "$DEV_CALLER_SUB" ]; then printf 'DEV_CALLER_SUB=%s\n' "$DEV_CALLER_SUB"; fi
     printf 'OWNERSHIP_TABLE=%s\n' "$TABLE"
     printf 'SESSIONS_PER_CALLER_PER_MINUTE=%s\n' "$SESSIONS_PER_CALLER_PER_MINUTE"
+    # The webhook function: signatures on, as the local sandbox signs (hex).
+    printf 'WEBHOOK_SECRET=%s\nWEBHOOK_SIGNATURE=hex\nEVENT_BUS_NAME=%s\n' "$DEV_WEBHOOK_SECRET" "$BUS"
     printf 'AWS_ENDPOINT_URL=http://127.0.0.1:%s\n' "$MOTO_PORT"
     printf 'AWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\nAWS_REGION=eu-west-1\n'
   } >"$env_file"
 )
 start functions cargo lambda watch --invoke-address "$BIND_ADDRESS" --invoke-port "$WATCH_PORT" --env-file "$env_file"
 
+# The local sandbox delivers its webhooks to the webhook function: registered
+# the way a deployment is (make register-webhooks), with the secret from the
+# same file. A real Rollee cannot reach this machine: nothing is registered there.
+if [ "$sandbox" = yes ]; then
+  for _ in $(seq 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$SANDBOX_PORT" 2>/dev/null && break
+    sleep 0.2
+  done
+  (set -a; . "$env_file"; set +a
+   "$target/debug/register-webhooks" "http://127.0.0.1:$WATCH_PORT/webhooks/rollee") >/dev/null \
+    || die "could not register the webhook with the local sandbox"
+fi
+
 if [ "$sandbox" = yes ]; then rollee="the local sandbox, http://$url_host:$SANDBOX_PORT (its state is in memory)"; else rollee="$api_url (a real Rollee, with ROLLEE_TOKEN)"; fi
 cat >&2 <<EOF
 make dev: running; Ctrl-C stops it all.
   API (the three routes)  http://$url_host:$WATCH_PORT       requests without claims act as '${DEV_CALLER_SUB:-(none: 401)}'
+  webhooks                POST http://127.0.0.1:$WATCH_PORT/webhooks/rollee, published to bus '$BUS' in moto (make dev-events)
   example web app         http://$url_host:$WEB_PORT/
   Rollee                  $rollee
   ownership table         '$TABLE' in moto, 127.0.0.1:$MOTO_PORT (in memory)

@@ -34,6 +34,10 @@ pub const KNOWN_ACTIONS: [&str; 8] = [
     "delete_account",
 ];
 
+/// The User fields that hold its Connect session: the session UUID and the
+/// Connect URL that ends with it [C].
+pub const SESSION_FIELDS: [&str; 2] = ["session", "link"];
+
 /// A delivery's body, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -47,6 +51,21 @@ impl Event {
     /// Whether Rollee documents this action.
     pub fn is_known(&self) -> bool {
         KNOWN_ACTIONS.contains(&self.action.as_str())
+    }
+
+    /// Removes what gives access to the user's Connect session from the
+    /// webhook's `data` (a User carries its session UUID in `session` and in
+    /// `link`, the Connect URL [C]): the event bus's consumers, and any log
+    /// group a rule sends events to, must never hold a session token. Returns
+    /// the names removed.
+    pub fn redact(&mut self) -> Vec<&'static str> {
+        let Some(Value::Object(data)) = self.body.get_mut("data") else {
+            return Vec::new();
+        };
+        SESSION_FIELDS
+            .into_iter()
+            .filter(|field| data.remove(*field).is_some())
+            .collect()
     }
 
     /// The owner this server wrote into a user's metadata when it created it
@@ -136,8 +155,11 @@ pub struct Detail<'a> {
     pub known_action: bool,
     /// The SHA-256 of the body: the same for every repeat of one delivery.
     pub delivery_id: &'a str,
-    /// The webhook's body, unchanged.
+    /// The webhook's body, unchanged but for [`SESSION_FIELDS`] of `data`.
     pub webhook: &'a Map<String, Value>,
+    /// Which of [`SESSION_FIELDS`] were removed from `webhook.data`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<&'static str>,
 }
 
 #[cfg(test)]
@@ -191,6 +213,20 @@ mod tests {
                 .owner_in_metadata(),
             None
         );
+    }
+
+    #[test]
+    fn the_session_and_the_connect_link_of_a_user_are_removed_and_named() {
+        let mut e = parse(
+            format!(r#"{{"action":"update_user","data":{{"id":"{USER}","session":"s","link":"https://c/v0.4/session/s","plan":1}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(e.redact(), ["session", "link"]);
+        assert_eq!(e.body["data"], serde_json::json!({"id": USER, "plan": 1}));
+        assert!(e.redact().is_empty());
+        let mut flat = parse(br#"{"action":"x","data":"not an object"}"#).unwrap();
+        assert!(flat.redact().is_empty());
     }
 
     #[test]

@@ -311,7 +311,9 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
     }
     let event = event::parse(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let digest = auth::body_digest(body);
-    let action = event.action.as_str();
+    let action = event.action.clone();
+    let action = action.as_str();
+    let known_action = event.is_known();
     match receiver.store.claim_delivery(&digest).await? {
         Claim::Claimed => {}
         Claim::Published => {
@@ -333,9 +335,9 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
             return Err(e);
         }
     }
-    match publish(receiver, &event, &digest).await {
+    match publish(receiver, event, &digest).await {
         Ok(owner) => {
-            tracing::info!(action, ?owner, known_action = event.is_known(), delivery_id = %digest, "webhook published");
+            tracing::info!(action, ?owner, known_action, delivery_id = %digest, "webhook published");
         }
         Err(e) => {
             // Rollee delivers again: the claim must not make that a duplicate.
@@ -364,7 +366,7 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
 /// The owner lookup and the publish of a claimed delivery.
 async fn publish(
     receiver: &Receiver,
-    event: &event::Event,
+    mut event: event::Event,
     digest: &str,
 ) -> Result<Owner, ApiError> {
     let sub = match event.user_id {
@@ -379,6 +381,7 @@ async fn publish(
         (Some(_), None) => Owner::Unknown,
         (Some(_), Some(_)) => Owner::Known,
     };
+    let redacted = event.redact();
     let detail = Detail {
         action: &event.action,
         user_id: event.user_id,
@@ -387,6 +390,7 @@ async fn publish(
         known_action: event.is_known(),
         delivery_id: digest,
         webhook: &event.body,
+        redacted,
     };
     receiver
         .publish(&event.action, &detail)

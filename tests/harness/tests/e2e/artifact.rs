@@ -13,11 +13,12 @@ use crate::support::*;
 use rollee_harness::runtime_api::{Bootstrap, RuntimeApi, lambda_environment};
 use serde_json::Value;
 
-const FUNCTIONS: [(&str, &str); 4] = [
+const FUNCTIONS: [(&str, &str); 5] = [
     ("CreateUserFunction", "create-user"),
     ("NewSessionFunction", "new-session"),
     ("RefreshUrlFunction", "refresh-url"),
     ("RotateTokenFunction", "rotate-token"),
+    ("WebhookFunction", "webhook"),
 ];
 const SECRET: &str = "rollee/connect/jwt";
 
@@ -60,7 +61,7 @@ fn api_answer(response: &Value) -> (u16, Value) {
 
 #[test]
 #[ignore = "needs `sam build`; run by `make test`"]
-fn sam_built_the_four_bootstraps() {
+fn sam_built_the_five_bootstraps() {
     use std::os::unix::fs::PermissionsExt;
     for (id, _) in FUNCTIONS {
         let path = bootstrap(id);
@@ -152,6 +153,64 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
         // The leak check reads these logs too.
         add_logs(&logs);
     }
+    assert_no_leaks();
+}
+
+#[tokio::test]
+#[ignore = "needs `sam build`; run by `make test`"]
+async fn the_built_webhook_function_reads_its_generated_secret_and_publishes_to_the_bus() {
+    capture_logs();
+    let moto = Moto::start().unwrap();
+    // The template generates this secret; the sample event carries the header make dev's derives.
+    let secret_id = "rollee/connect/webhook";
+    moto.put_secret(secret_id, crate::webhooks::DEV_SECRET)
+        .await
+        .unwrap();
+    watch(crate::webhooks::DEV_SECRET);
+    moto.create_table("ownership").await.unwrap();
+    let bus =
+        rollee_harness::bus::create(&moto.sdk_config().await.unwrap(), &moto.endpoint, "rollee")
+            .await
+            .unwrap();
+    let vars = [
+        ("WEBHOOK_SECRET_ID", secret_id.to_owned()),
+        ("WEBHOOK_HEADER", "x-rollee-webhook-token".to_owned()),
+        ("WEBHOOK_SIGNATURE", "off".to_owned()),
+        ("EVENT_BUS_NAME", "rollee".to_owned()),
+        ("OWNERSHIP_TABLE", "ownership".to_owned()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_SESSION_TOKEN", "testing".to_owned()),
+    ];
+    let webhook = start("WebhookFunction", &vars).await;
+    let (status, body) = api_answer(&invoke(&webhook, &event("webhook")).await);
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("published")),
+        "{body}"
+    );
+    let (status, body) = api_answer(&invoke(&webhook, &event("webhook")).await);
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("duplicate")),
+        "{body}"
+    );
+    let (status, _) = api_answer(&invoke(&webhook, &event("webhook-no-header")).await);
+    assert_eq!(status, 401);
+    let events = bus.wait_for(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail-type"], "connect_account");
+    let logs = webhook.stop();
+    assert!(
+        logs.contains("read the webhook secret from Secrets Manager"),
+        "{logs}"
+    );
+    assert!(
+        logs.lines().all(|l| l.starts_with('{')),
+        "JSON logs only: {logs}"
+    );
+    add_logs(&logs);
     assert_no_leaks();
 }
 

@@ -197,6 +197,15 @@ async fn registered_with_the_sandbox_a_new_user_and_a_connected_account_reach_th
     // the owner: the owner comes from the metadata this server wrote.
     assert_eq!(events[0]["detail"]["owner"], "known", "{}", events[0]);
     assert_eq!(events[0]["detail"]["sub"], "alice");
+    // The User's Connect session never reaches the bus.
+    assert_eq!(events[0]["detail"]["redacted"], json!(["session", "link"]));
+    let session_id = created.str("session_id");
+    assert!(
+        !events[0].to_string().contains(&session_id),
+        "{}",
+        events[0]
+    );
+    assert_eq!(events[0]["detail"]["webhook"]["data"]["id"], user.as_str());
 
     // The user connects an account on the Connect page.
     let session: Uuid = created.str("session_id").parse().unwrap();

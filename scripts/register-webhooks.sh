@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make register-webhooks STACK=<stack>`: tells Rollee where the deployed
+# stack receives webhooks (PUT /webhooks/users and /webhooks/accounts), with
+# the header (and HMAC key) derived from the stack's generated webhook secret.
+# Reads the stack's outputs with `sam list stack-outputs`, then runs
+# register-webhooks (functions/webhook/src/bin/register-webhooks.rs) with your
+# AWS credentials: they must allow secretsmanager:GetSecretValue on the
+# Rollee JWT secret and on the webhook secret. Safe to run again (Rollee
+# replaces each configuration with what is sent); run it again after
+# rotating the webhook secret. Bash 3.2 (macOS) compatible.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stack=${STACK:-}
+[ -n "$stack" ] || { echo "usage: make register-webhooks STACK=<stack name>" >&2; exit 1; }
+
+outputs=$(sam list stack-outputs --stack-name "$stack" --output json)
+output() { # the stack output named $1
+  python3 -c 'import json, sys
+name = sys.argv[1]
+for o in json.load(sys.stdin):
+    if o["OutputKey"] == name:
+        print(o["OutputValue"]); break
+else:
+    sys.exit("the stack has no output %s: deploy this version of the template first" % name)' "$1" <<<"$outputs"
+}
+
+url=$(output WebhookUrl)
+ROLLEE_API_URL=$(output RolleeApiUrl) \
+ROLLEE_SECRET_ID=$(output RolleeSecretArn) \
+WEBHOOK_SECRET_ID=$(output WebhookSecretArn) \
+WEBHOOK_HEADER=$(output WebhookHeader) \
+WEBHOOK_SIGNATURE=$(output WebhookSignature) \
+  cargo run --quiet -p webhook --bin register-webhooks -- "$url"
