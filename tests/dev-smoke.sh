@@ -17,6 +17,7 @@ export MOTO_PORT=${SMOKE_MOTO_PORT:-9320}
 export WEB_PORT=${SMOKE_WEB_PORT:-9340}
 other_rollee_port=${SMOKE_OTHER_ROLLEE_PORT:-9350}
 export DEV_TOKEN=smoke-test-jwt-7f3c
+export DEV_WEBHOOK_SECRET=smoke-webhook-secret-2b9e0d41c7a6f35e8d10
 # The README's walk and this test send more sessions a minute than the default quota allows.
 export SESSIONS_PER_CALLER_PER_MINUTE=1000
 target=${CARGO_TARGET_DIR:-target}
@@ -118,14 +119,18 @@ done
 page=$(curl -s "http://127.0.0.1:$WEB_PORT/") && grep -q "Example app" <<<"$page" || fail "the web app at WEB_PORT"
 ok "the example web app is served on WEB_PORT"
 
-# No JWT and no session token in make dev's output.
+# No JWT, no webhook secret (nor the header derived from it) and no session token in make dev's output.
 if grep -q "$DEV_TOKEN" "$log"; then fail "the JWT appears in make dev's output"; fi
+if grep -q "$DEV_WEBHOOK_SECRET" "$log"; then fail "the webhook secret appears in make dev's output"; fi
+webhook_header=$(python3 -c 'import hashlib, hmac, sys
+print(hmac.new(sys.argv[1].encode(), b"rollee-connect webhook header v1", hashlib.sha256).hexdigest())' "$DEV_WEBHOOK_SECRET")
+if grep -q "$webhook_header" "$log"; then fail "the webhook header's value appears in make dev's output"; fi
 sessions=$(cat "$work"/readme-*.out | grep -oE '/session/[0-9a-f-]{36}' | sort -u | cut -d/ -f3)
 [ -n "$sessions" ] || fail "the README blocks printed no Connect URL"
 for s in $sessions; do
   if grep -q "$s" "$log"; then fail "a session token appears in make dev's output"; fi
 done
-ok "no JWT and none of $(wc -w <<<"$sessions") session tokens in make dev's output"
+ok "no JWT, no webhook secret or header value, and none of $(wc -w <<<"$sessions") session tokens in make dev's output"
 
 # --------------------------------------------------------------- SIGTERM
 kill -TERM "$make_pid"
