@@ -8,8 +8,9 @@
 //! functions assume, shown by the page; default dev-user).
 //!
 //! `GET /_dev/config.json` tells the page it runs locally. Any other path is
-//! a file of `WEB_ROOT`; `POST /users…` and `POST /sessions/…` are forwarded,
-//! as API Gateway would: a request without an `Authorization: Bearer` token
+//! a file of `WEB_ROOT`; `POST /users…`, `POST /sessions/…` and
+//! `POST /webhooks/rollee` are forwarded, as API Gateway would: a request to
+//! the first two without an `Authorization: Bearer` token
 //! gets the authorizer's 401 (the token itself is not verified: there is no
 //! identity provider locally), other requests API Gateway's 404 body.
 
@@ -71,8 +72,9 @@ async fn handle(web: Arc<Web>, request: Request<Incoming>) -> Result<Reply, std:
             "application/json",
             serde_json::json!({ "mode": "local", "caller": web.caller }).to_string(),
         ),
-        (&Method::POST, _) if api_route => {
-            if !has_bearer(&parts.headers) {
+        (&Method::POST, _) if api_route || path == "/webhooks/rollee" => {
+            // The webhook route has no authorizer: it checks its own header.
+            if api_route && !has_bearer(&parts.headers) {
                 // What API Gateway's JWT authorizer answers without a token.
                 return Ok(reply(
                     StatusCode::UNAUTHORIZED,
