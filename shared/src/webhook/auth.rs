@@ -35,13 +35,13 @@ pub enum SignatureEncoding {
 }
 
 impl SignatureEncoding {
-    /// `off` is `None`.
-    pub fn parse(raw: &str) -> Result<Option<Self>, ()> {
+    /// `off` is `Some(None)`; anything but `off`, `hex` or `base64` is `None`.
+    pub fn parse(raw: &str) -> Option<Option<Self>> {
         match raw.to_ascii_lowercase().as_str() {
-            "off" | "none" => Ok(None),
-            "hex" => Ok(Some(Self::Hex)),
-            "base64" => Ok(Some(Self::Base64)),
-            _ => Err(()),
+            "off" | "none" => Some(None),
+            "hex" => Some(Some(Self::Hex)),
+            "base64" => Some(Some(Self::Base64)),
+            _ => None,
         }
     }
 
@@ -178,11 +178,11 @@ impl Verifier {
     /// delivery sent before Rollee got the new values is not refused).
     pub fn rotated(&self, credentials: Credentials) -> Result<Self, String> {
         let mut next = Self::new(self.header.clone(), self.signature, credentials)?;
-        if let Some(current) = self.accepted.first() {
-            if current.credentials.origin != next.accepted[0].credentials.origin {
-                next.accept(current.credentials.clone());
-                next.accepted.swap(0, 1);
-            }
+        if let Some(current) = self.accepted.first()
+            && current.credentials.origin != next.accepted[0].credentials.origin
+        {
+            next.accept(current.credentials.clone());
+            next.accepted.swap(0, 1);
         }
         Ok(next)
     }
@@ -249,7 +249,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 {
+    if !raw.len().is_multiple_of(2) {
         return None;
     }
     let value = |c: u8| char::from(c).to_digit(16);

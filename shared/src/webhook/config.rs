@@ -86,7 +86,7 @@ impl WebhookConfig {
         let signature = match get(VAR_WEBHOOK_SIGNATURE)? {
             None => None,
             Some(raw) => {
-                SignatureEncoding::parse(&raw).map_err(|()| ConfigError::BadWebhookSignature)?
+                SignatureEncoding::parse(&raw).ok_or(ConfigError::BadWebhookSignature)?
             }
         };
         Ok(Self {
