@@ -85,9 +85,7 @@ impl WebhookConfig {
         let header = header_name(&header).ok_or(ConfigError::BadWebhookHeader)?;
         let signature = match get(VAR_WEBHOOK_SIGNATURE)? {
             None => None,
-            Some(raw) => {
-                SignatureEncoding::parse(&raw).ok_or(ConfigError::BadWebhookSignature)?
-            }
+            Some(raw) => SignatureEncoding::parse(&raw).ok_or(ConfigError::BadWebhookSignature)?,
         };
         Ok(Self {
             secret,
