@@ -44,9 +44,10 @@ SAM_TOOLS := $(VENV)/sam/.installed-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION)
 TEST_TOOLS := $(VENV)/test/.installed-$(SCHEMATHESIS_VERSION)-$(PLAYWRIGHT_VERSION)
 export PATH := $(VENV)/dev/bin:$(VENV)/sam/bin:$(PATH)
 
-# No telemetry from SAM CLI, and a region for its offline validation (no credentials are used).
+# No telemetry from SAM CLI, and a region for its offline checks (no
+# credentials are used); make register-webhooks uses your own region.
 export SAM_CLI_TELEMETRY := 0
-export AWS_DEFAULT_REGION ?= eu-west-1
+deploy-checks arm64-build: export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 

@@ -173,8 +173,8 @@ if [ "$sandbox" = yes ]; then
     python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$SANDBOX_PORT" 2>/dev/null && break
     sleep 0.2
   done
-  (set -a; . "$env_file"; set +a
-   "$target/debug/register-webhooks" "http://127.0.0.1:$WATCH_PORT/webhooks/rollee") >/dev/null \
+  AWS_REGION=eu-west-1 ROLLEE_API_URL=$api_url ROLLEE_TOKEN=$token WEBHOOK_SECRET=$DEV_WEBHOOK_SECRET WEBHOOK_SIGNATURE=hex \
+    "$target/debug/register-webhooks" "http://127.0.0.1:$WATCH_PORT/webhooks/rollee" >/dev/null \
     || die "could not register the webhook with the local sandbox"
 fi
 

@@ -25,10 +25,12 @@ else:
     sys.exit("the stack has no output %s: deploy this version of the template first" % name)' "$1" <<<"$outputs"
 }
 
+# One assignment each, so that a missing output stops here (set -e).
 url=$(output WebhookUrl)
-ROLLEE_API_URL=$(output RolleeApiUrl) \
-ROLLEE_SECRET_ID=$(output RolleeSecretArn) \
-WEBHOOK_SECRET_ID=$(output WebhookSecretArn) \
-WEBHOOK_HEADER=$(output WebhookHeader) \
-WEBHOOK_SIGNATURE=$(output WebhookSignature) \
-  cargo run --quiet -p webhook --bin register-webhooks -- "$url"
+ROLLEE_API_URL=$(output RolleeApiUrl)
+ROLLEE_SECRET_ID=$(output RolleeSecretArn)
+WEBHOOK_SECRET_ID=$(output WebhookSecretArn)
+WEBHOOK_HEADER=$(output WebhookHeader)
+WEBHOOK_SIGNATURE=$(output WebhookSignature)
+export ROLLEE_API_URL ROLLEE_SECRET_ID WEBHOOK_SECRET_ID WEBHOOK_HEADER WEBHOOK_SIGNATURE
+cargo run --quiet -p webhook --bin register-webhooks -- "$url"
