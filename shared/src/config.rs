@@ -20,6 +20,8 @@ pub const VAR_TABLE: &str = "OWNERSHIP_TABLE";
 pub const VAR_SESSIONS_PER_MINUTE: &str = "SESSIONS_PER_CALLER_PER_MINUTE";
 pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
 pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
+/// Every function's: the CloudWatch namespace of its metrics; unset, no metrics.
+pub const VAR_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 /// The rotation function's: the path of Rollee's token refresh on the API's host.
 pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
 /// Seconds a function keeps its JWT before re-reading the secret, when not configured.
@@ -36,7 +38,7 @@ pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 8] = [
+pub const VARIABLES: [&str; 9] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TOKEN,
@@ -45,14 +47,17 @@ pub const VARIABLES: [&str; 8] = [
     VAR_SESSIONS_PER_MINUTE,
     VAR_JWT_MAX_AGE,
     VAR_JWT_WARN_DAYS,
+    VAR_METRICS_NAMESPACE,
 ];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
-/// template sets it so that the operator sees which Rollee is used).
-pub const REQUIRED_IN_AWS: [&str; 4] = [
+/// template sets it so that the operator sees which Rollee is used; without
+/// METRICS_NAMESPACE a function works but no alarm hears from it).
+pub const REQUIRED_IN_AWS: [&str; 5] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TABLE,
     VAR_SESSIONS_PER_MINUTE,
+    VAR_METRICS_NAMESPACE,
 ];
 /// Local development only: refused at start inside a real Lambda.
 pub const NEVER_IN_AWS: [&str; 2] = [VAR_TOKEN, VAR_DEV_CALLER_SUB];
@@ -70,6 +75,8 @@ pub struct Config {
     pub sessions_per_minute: u32,
     /// The JWT's maximum age, the pace of re-reads after a 401, the warning threshold.
     pub token_policy: TokenPolicy,
+    /// Where metrics go (see [`crate::metrics`]); `None`: no metrics.
+    pub metrics_namespace: Option<String>,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -98,6 +105,10 @@ pub enum ConfigError {
     BadMaxAge,
     #[error("{VAR_JWT_WARN_DAYS} must be a whole number of days from 0 to 365")]
     BadWarnDays,
+    #[error(
+        "{VAR_METRICS_NAMESPACE} must be 1 to 255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/"
+    )]
+    BadMetricsNamespace,
     // The value is not echoed, as for the API URL.
     #[error(
         "{VAR_TOKEN_REFRESH_PATH} must be an absolute path on the API's host, e.g. /api/v0.5/token/refresh: letters, digits and . _ ~ - / only, no empty or .. segment"
@@ -178,7 +189,18 @@ impl Config {
             table,
             sessions_per_minute,
             token_policy,
+            metrics_namespace: metrics_namespace(&get)?,
         })
+    }
+}
+
+/// `METRICS_NAMESPACE`, checked (see [`crate::metrics::valid_namespace`]).
+pub fn metrics_namespace(
+    get: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<Option<String>, ConfigError> {
+    match get(VAR_METRICS_NAMESPACE)? {
+        Some(ns) if !crate::metrics::valid_namespace(&ns) => Err(ConfigError::BadMetricsNamespace),
+        ns => Ok(ns),
     }
 }
 
@@ -196,10 +218,16 @@ fn warn_days(
 }
 
 /// Every variable of ours that [`RotationConfig`] reads.
-pub const ROTATION_VARIABLES: [&str; 3] = [VAR_API_URL, VAR_TOKEN_REFRESH_PATH, VAR_JWT_WARN_DAYS];
-/// What the deployed rotation function needs (both have defaults; the
-/// template sets them so that the operator sees which Rollee and which path).
-pub const ROTATION_REQUIRED_IN_AWS: [&str; 2] = [VAR_API_URL, VAR_TOKEN_REFRESH_PATH];
+pub const ROTATION_VARIABLES: [&str; 4] = [
+    VAR_API_URL,
+    VAR_TOKEN_REFRESH_PATH,
+    VAR_JWT_WARN_DAYS,
+    VAR_METRICS_NAMESPACE,
+];
+/// What the deployed rotation function needs (the first two have defaults;
+/// the template sets them so that the operator sees which Rollee and which path).
+pub const ROTATION_REQUIRED_IN_AWS: [&str; 3] =
+    [VAR_API_URL, VAR_TOKEN_REFRESH_PATH, VAR_METRICS_NAMESPACE];
 
 /// The rotation function's settings. The secret is not one of them: Secrets
 /// Manager names it in every event (and the function's role allows one).
@@ -214,6 +242,8 @@ pub struct RotationConfig {
     pub refresh_url: Url,
     /// A new JWT with fewer days left than this is logged at WARN.
     pub warn_days: u32,
+    /// Where metrics go; `None`: no metrics.
+    pub metrics_namespace: Option<String>,
 }
 
 impl RotationConfig {
@@ -243,6 +273,7 @@ impl RotationConfig {
             api_url,
             refresh_url,
             warn_days: warn_days(&get)?,
+            metrics_namespace: metrics_namespace(&get)?,
         })
     }
 }
@@ -458,6 +489,31 @@ mod tests {
             rotation(&[(VAR_API_URL, "ftp://h")]).unwrap_err(),
             ConfigError::BadApiUrl
         );
+    }
+
+    #[test]
+    fn the_metrics_namespace_is_optional_and_checked() {
+        assert_eq!(
+            config(&[(VAR_SECRET_ID, "s")]).unwrap().metrics_namespace,
+            None
+        );
+        let c = config(&[
+            (VAR_SECRET_ID, "s"),
+            (VAR_METRICS_NAMESPACE, "RolleeConnect/prod"),
+        ]);
+        assert_eq!(
+            c.unwrap().metrics_namespace.as_deref(),
+            Some("RolleeConnect/prod")
+        );
+        let r = rotation(&[(VAR_METRICS_NAMESPACE, "RolleeConnect")]).unwrap();
+        assert_eq!(r.metrics_namespace.as_deref(), Some("RolleeConnect"));
+        for bad in ["AWS/Lambda", "with space", "é"] {
+            let err = config(&[(VAR_SECRET_ID, "s"), (VAR_METRICS_NAMESPACE, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadMetricsNamespace, "{bad}");
+            assert!(err.to_string().starts_with(VAR_METRICS_NAMESPACE));
+            let err = rotation(&[(VAR_METRICS_NAMESPACE, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadMetricsNamespace, "{bad}");
+        }
     }
 
     #[test]
