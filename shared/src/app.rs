@@ -4,6 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -15,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::config::{Config, ConfigError};
 use crate::http;
+use crate::metrics;
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
 use crate::rollee::{ClientOptions, RolleeClient, Session};
@@ -95,39 +97,58 @@ where
     type Future = F;
 }
 
-/// One invocation: the handler's answer, or its failure as a problem, logged.
+/// One invocation: the handler's answer, or its failure as a problem, logged
+/// and counted (status class, problem type, latency; see [`metrics::request`]).
+/// Every metric the handler emits carries the invocation's request id and
+/// trace id.
 pub async fn respond<'a, S: 'a, H: Handler<'a, S>>(
     state: &'a S,
     request: &'a Request,
     handler: H,
 ) -> Response<Body> {
+    let started = Instant::now();
     let request_id = request::request_id(request);
-    match handler(state, request).await {
-        Ok(response) => {
-            tracing::info!(status = response.status().as_u16(), "answered");
-            response
-        }
-        Err(error) => {
-            let status = error.status().as_u16();
-            let problem = error.problem.slug();
-            match &error.cause {
-                // Rollee failures are the operator's concern: say why. Causes never carry secrets.
-                Some(cause) => tracing::warn!(status, problem, %cause, "answered with a problem"),
-                // The app's own mistakes: no detail, which could echo what it sent.
-                None => tracing::info!(status, problem, "answered with a problem"),
+    let invocation = metrics::Invocation {
+        request_id: request_id.clone(),
+        xray_trace_id: request
+            .lambda_context_ref()
+            .and_then(|context| context.xray_trace_id.clone()),
+    };
+    metrics::within(invocation, async {
+        match handler(state, request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                tracing::info!(status, "answered");
+                metrics::request(status, None, started.elapsed());
+                response
             }
-            error.into_response(&request_id)
+            Err(error) => {
+                let status = error.status().as_u16();
+                let problem = error.problem.slug();
+                match &error.cause {
+                    // Rollee failures are the operator's concern: say why. Causes never carry secrets.
+                    Some(cause) => {
+                        tracing::warn!(status, problem, %cause, "answered with a problem")
+                    }
+                    // The app's own mistakes: no detail, which could echo what it sent.
+                    None => tracing::info!(status, problem, "answered with a problem"),
+                }
+                metrics::request(status, Some(problem), started.elapsed());
+                error.into_response(&request_id)
+            }
         }
-    }
+    })
+    .await
 }
 
-/// Runs one of the Connect functions: [`serve_with`] the [`State`] built by
+/// Runs one of the Connect functions, `function` being its binary's name
+/// (its metrics' `Function`): [`serve_with`] the [`State`] built by
 /// [`init_from_env`].
-pub fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
+pub fn serve<H>(function: &'static str, handler: H) -> Result<(), lambda_http::Error>
 where
     H: for<'a> Handler<'a, State> + Copy + Send + Sync + 'static,
 {
-    serve_with(init_from_env, handler)
+    serve_with(move || init_from_env(function), handler)
 }
 
 /// Runs a function: a tokio runtime, the state built once by `init` (which
@@ -208,6 +229,7 @@ async fn invoke<S, H>(state: &S, event: LambdaEvent<LambdaRequest>, handler: H) 
 where
     H: for<'a> Handler<'a, S>,
 {
+    let started = Instant::now();
     let LambdaEvent { payload, context } = event;
     let request_id = context.request_id.clone();
     match std::panic::catch_unwind(AssertUnwindSafe(|| Request::from(payload))) {
@@ -220,10 +242,19 @@ where
                 status = 400,
                 "answered with a problem: the event could not be read as an HTTP request"
             );
-            ApiError::bad_request(
+            let error = ApiError::bad_request(
                 "The request could not be read: a header, the query string or the body is malformed.",
-            )
-            .into_response(&request_id)
+            );
+            let invocation = metrics::Invocation {
+                request_id: request_id.clone(),
+                xray_trace_id: context.xray_trace_id.clone(),
+            };
+            let (status, problem) = (error.status().as_u16(), error.problem.slug());
+            metrics::within(invocation, async {
+                metrics::request(status, Some(problem), started.elapsed());
+            })
+            .await;
+            error.into_response(&request_id)
         }
     }
 }
@@ -243,10 +274,12 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
 }
 
 /// Cold start of a Connect function: logging, configuration from the
-/// environment, the JWT, the HTTP client; see [`start`] for a failure.
-pub async fn init_from_env() -> Result<State, String> {
+/// environment, metrics (before the JWT, whose days left are one), the JWT,
+/// the HTTP client; see [`start`] for a failure.
+pub async fn init_from_env(function: &'static str) -> Result<State, String> {
     start(async {
         let config = Config::from_env()?;
+        metrics::init(config.metrics_namespace.as_deref(), function);
         State::build(&config, ClientOptions::default(), |http| {
             crate::aws::loader(http).load()
         })
