@@ -73,23 +73,29 @@ where
 /// One table call, measured: its metric says the operation, whether it
 /// failed (a refused condition is an answer, not a failure) or was
 /// throttled, and how long it took, the SDK's retries included.
-async fn measured<T, E, R>(
+///
+/// Not an `async fn`: that would keep the SDK's (large) future twice, as its
+/// argument and as what it awaits; boxed here, it is moved once.
+fn measured<T, E, R>(
     operation: &'static str,
     call: impl Future<Output = Result<T, SdkError<E, R>>>,
-) -> Result<T, SdkError<E, R>>
+) -> impl Future<Output = Result<T, SdkError<E, R>>>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
-    let started = std::time::Instant::now();
-    let result = call.await;
-    let outcome = match &result {
-        Ok(_) => TableOutcome::Ok,
-        Err(e) if condition_failed(e) => TableOutcome::Ok,
-        Err(e) if throttled(e) => TableOutcome::Throttled,
-        Err(_) => TableOutcome::Failed,
-    };
-    metrics::table_call(operation, outcome, started.elapsed());
-    result
+    let call = Box::pin(call);
+    async move {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        let outcome = match &result {
+            Ok(_) => TableOutcome::Ok,
+            Err(e) if condition_failed(e) => TableOutcome::Ok,
+            Err(e) if throttled(e) => TableOutcome::Throttled,
+            Err(_) => TableOutcome::Failed,
+        };
+        metrics::table_call(operation, outcome, started.elapsed());
+        result
+    }
 }
 
 fn store_error<E, R>(e: SdkError<E, R>) -> StoreError

@@ -159,8 +159,10 @@ tokio::task_local! {
 }
 
 /// Runs `work` as `invocation`: every metric it emits carries its ids.
-pub async fn within<F: Future>(invocation: Invocation, work: F) -> F::Output {
-    INVOCATION.scope(invocation, work).await
+/// (Not an `async fn`: that would hold `work` twice, once as its argument
+/// and once in the scope, and handler futures are large.)
+pub fn within<F: Future>(invocation: Invocation, work: F) -> impl Future<Output = F::Output> {
+    INVOCATION.scope(invocation, work)
 }
 
 #[cfg(test)]
