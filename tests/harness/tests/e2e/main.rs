@@ -11,6 +11,9 @@
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
 //! - `template`: the template's IAM, log retention and access-log choices;
+//! - `oncall`: the template's alarms and dashboard read metrics the code emits; JSON logs and metrics on every function;
+//! - `logs`: the real binaries' JSON lines: request and trace ids on each, metric lines by the rules, the runbook's queries name real fields;
+//! - `metrics`: the metric lines the handlers emit (the embedded metric format's rules, what each request counts, the JWT alarm's metric);
 //! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
@@ -21,6 +24,9 @@ mod consistency;
 mod errors;
 mod events;
 mod flow;
+mod logs;
+mod metrics;
+mod oncall;
 mod openapi;
 mod ownership;
 mod retries;

@@ -9,12 +9,12 @@ use crate::consistency::{ROTATION_BINARY, binary_of, functions, template};
 use serde_norway::Value as Yaml;
 
 /// `!Tag value` as the template writes it, e.g. "!Ref RolleeSecretArn".
-fn short_form(value: &Yaml) -> String {
+pub(crate) fn short_form(value: &Yaml) -> String {
     serde_norway::to_string(value).unwrap().trim().to_owned()
 }
 
 /// The logical ids of the template's resources of type `kind`.
-fn resources_of_type(t: &Yaml, kind: &str) -> Vec<String> {
+pub(crate) fn resources_of_type(t: &Yaml, kind: &str) -> Vec<String> {
     t["Resources"]
         .as_mapping()
         .unwrap()
@@ -26,7 +26,7 @@ fn resources_of_type(t: &Yaml, kind: &str) -> Vec<String> {
 
 /// The parameter values of a deploy that sets `overrides` and leaves the
 /// rest at their defaults (parameters without one are absent).
-fn parameters(t: &Yaml, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn parameters(t: &Yaml, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     for (name, p) in t["Parameters"].as_mapping().unwrap() {
         let default = match &p["Default"] {
@@ -48,9 +48,9 @@ fn parameters(t: &Yaml, overrides: &[(&str, &str)]) -> BTreeMap<String, String> 
 }
 
 /// Whether the template's condition `name` holds for these parameter values.
-/// Evaluates what the conditions under test use: !Not, !Equals, !Ref of a
-/// parameter, literals; anything else fails the test.
-fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>) -> bool {
+/// Evaluates what the conditions under test use: !Not, !And, !Or, !Equals,
+/// !Condition, !Ref of a parameter, literals; anything else fails the test.
+pub(crate) fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>) -> bool {
     fn holds(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> bool {
         let Yaml::Tagged(f) = v else {
             panic!("condition {v:?}")
@@ -58,6 +58,10 @@ fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>) -> bool {
         let args = f.value.as_sequence();
         if f.tag == "Not" {
             !holds(&args.unwrap()[0], t, params)
+        } else if f.tag == "And" {
+            args.unwrap().iter().all(|a| holds(a, t, params))
+        } else if f.tag == "Or" {
+            args.unwrap().iter().any(|a| holds(a, t, params))
         } else if f.tag == "Equals" {
             let args = args.unwrap();
             scalar(&args[0], params) == scalar(&args[1], params)
@@ -83,7 +87,7 @@ fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>) -> bool {
 /// `v` as CloudFormation sees it for these parameter values: each !If replaced
 /// by its chosen branch, !Ref AWS::NoValue removed (None when `v` itself is).
 /// Every other intrinsic function is kept as written.
-fn resolve(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> Option<Yaml> {
+pub(crate) fn resolve(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> Option<Yaml> {
     match v {
         Yaml::Tagged(f) if f.tag == "If" => {
             let args = f.value.as_sequence().unwrap();
@@ -109,7 +113,7 @@ fn resolve(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> Option<Yaml
     }
 }
 
-fn yaml(text: &str) -> Yaml {
+pub(crate) fn yaml(text: &str) -> Yaml {
     serde_norway::from_str(text).unwrap()
 }
 
