@@ -17,9 +17,11 @@
 //! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
-//! `support` holds what they share: the handlers' state, log capture and the leak check.
+//! `support` holds what they share: the handlers' state, log and metric capture and the leak
+//! check; `cfn` reads the template as CloudFormation does.
 
 mod artifact;
+mod cfn;
 mod consistency;
 mod errors;
 mod events;

@@ -11,9 +11,9 @@ use rollee_sandbox::Fault;
 use serde_json::{Value, json};
 use serde_norway::Value as Yaml;
 
+use crate::cfn::short_form;
 use crate::consistency::template;
 use crate::support::*;
-use crate::template::short_form;
 
 /// What alarm `id` watches when it names one metric: its name, its
 /// dimensions (name, value) and its threshold.

@@ -11,8 +11,8 @@ use rollee_shared::metrics::catalogue::{self, group_of};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
 
+use crate::cfn::{condition, parameters, resources_of_type, short_form, yaml};
 use crate::consistency::{binary_of, functions, template};
-use crate::template::{condition, parameters, resources_of_type, short_form, yaml};
 
 /// A metric as an alarm or a widget names it: namespace (`!Ref
 /// MetricsNamespace` for ours), name, dimensions (name, value as written).

@@ -17,11 +17,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use uuid::Uuid;
 
-use crate::metrics::{self, TableOutcome};
+mod calls;
+pub use calls::StoreError;
+use calls::{condition_failed, measured, store_error};
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).
@@ -36,75 +37,6 @@ pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How long the owner of a session minted here is remembered. Rollee
 /// refreshes even expired sessions; after this, the app asks for a new one.
 pub const SESSION_RECORD_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
-
-/// The table failed: unreachable, throttled, or refused. Never carries an item.
-#[derive(Debug, thiserror::Error)]
-#[error("the ownership table failed: {0}")]
-pub struct StoreError(String);
-
-/// A conditional write refused because its condition did not hold: an
-/// answer, not a failure of the table.
-fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
-}
-
-/// DynamoDB refused the call for capacity (past the SDK's own retries).
-fn throttled<E, R>(e: &SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| {
-            matches!(
-                code,
-                "ProvisionedThroughputExceededException"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-            )
-        })
-}
-
-/// One table call, measured: its metric says the operation, whether it
-/// failed (a refused condition is an answer, not a failure) or was
-/// throttled, and how long it took, the SDK's retries included.
-///
-/// Not an `async fn`: that would keep the SDK's (large) future twice, as its
-/// argument and as what it awaits; boxed here, it is moved once.
-fn measured<T, E, R>(
-    operation: &'static str,
-    call: impl Future<Output = Result<T, SdkError<E, R>>>,
-) -> impl Future<Output = Result<T, SdkError<E, R>>>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    let call = Box::pin(call);
-    async move {
-        let started = std::time::Instant::now();
-        let result = call.await;
-        let outcome = match &result {
-            Ok(_) => TableOutcome::Ok,
-            Err(e) if condition_failed(e) => TableOutcome::Ok,
-            Err(e) if throttled(e) => TableOutcome::Throttled,
-            Err(_) => TableOutcome::Failed,
-        };
-        metrics::table_call(operation, outcome, started.elapsed());
-        result
-    }
-}
-
-fn store_error<E, R>(e: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError(DisplayErrorContext(&e).to_string())
-}
 
 /// What the table knows of a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
