@@ -1,8 +1,9 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `problem` → `request` → `flow` → `app` → `webhook`.
+//! `metrics` → `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `problem` → `request` → `flow` → `app` → `webhook`.
 //!
+//! - [`metrics`]: CloudWatch metrics as embedded-metric-format lines on stdout, and what each event emits;
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
 //! - [`http`]: the process's one HTTP client and bounded body reads;
 //! - [`token`]: the Rollee JWT, read from Secrets Manager, re-read at a maximum age and (paced) on a 401;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod flow;
 pub mod http;
 pub mod link;
+pub mod metrics;
 pub mod problem;
 pub mod request;
 pub mod rollee;

@@ -1,3 +1,4 @@
 fn main() -> Result<(), rollee_shared::lambda_http::Error> {
-    rollee_shared::app::serve(create_user::handle)
+    // The binary's name is its metrics' `Function` dimension.
+    rollee_shared::app::serve(env!("CARGO_BIN_NAME"), create_user::handle)
 }

@@ -8,16 +8,23 @@ use rollee_shared::lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent, 
 use rollee_shared::lambda_http::tracing;
 use rollee_shared::rollee::ClientOptions;
 use rollee_shared::rotation::{RotationEvent, Rotator};
-use rollee_shared::{aws, http};
+use rollee_shared::{aws, http, metrics};
+
+/// The function's name in its metrics (`Function`): its binary's.
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 /// One invocation. A failure reaches Secrets Manager as the invocation's
 /// error (it then tries the step again later); its message names no JWT.
+/// The step's metric carries the invocation's request id.
 pub async fn handle(
     rotator: &Rotator,
     event: LambdaEvent<RotationEvent>,
 ) -> Result<(), Diagnostic> {
-    rotator
-        .handle(&event.payload)
+    let invocation = metrics::Invocation {
+        request_id: event.context.request_id.clone(),
+        xray_trace_id: event.context.xray_trace_id.clone(),
+    };
+    metrics::within(invocation, rotator.handle(&event.payload))
         .await
         .map(|_| ())
         .map_err(|e| Diagnostic {
@@ -45,9 +52,10 @@ pub fn run() -> Result<(), lambda_runtime::Error> {
         })
 }
 
-/// Cold start: settings, the HTTP client, the SDK over it. No call is made.
+/// Cold start: settings, metrics, the HTTP client, the SDK over it. No call is made.
 async fn init() -> Result<Rotator, StartupError> {
     let config = RotationConfig::from_env()?;
+    metrics::init(config.metrics_namespace.as_deref(), FUNCTION);
     let options = ClientOptions::default();
     let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
     let sdk_config = aws::loader(&http).load().await;

@@ -98,6 +98,7 @@ async fn within_quota(store: &Store, caller: &Caller) -> Result<(), ApiError> {
         Ok(()) => Ok(()),
         Err(seconds) => {
             tracing::info!("a caller is over its quota of Connect sessions per minute");
+            crate::metrics::quota_rejected();
             let mut e = ApiError::new(
                 Problem::RateLimited,
                 "This user asked for too many Connect sessions in the last minute; retry after Retry-After seconds.",

@@ -5,7 +5,9 @@
 //! headers), the parsing is lenient and the code says so. The policy of when
 //! to retry is [`retry::decide`]; this module is the mechanics.
 
+mod endpoint;
 mod parse;
+mod report;
 pub mod retry;
 
 use std::time::Duration;
@@ -16,7 +18,13 @@ use tokio::time::Instant;
 use url::Url;
 use uuid::Uuid;
 
+pub use endpoint::ENDPOINTS;
+use endpoint::{
+    CREATE_USER, Endpoint, GET_USER, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS,
+    REFRESH_SESSION, TOKEN_REFRESH,
+};
 pub use parse::{RETRY_AFTER_RANGE, Session, User, parse_retry_after, parse_session, parse_user};
+use report::{Tally, log};
 use retry::{Attempt, Decision, Progress};
 
 use crate::http::{self, BodyError, MAX_RESPONSE_BYTES};
@@ -81,6 +89,22 @@ pub enum RolleeError {
 }
 
 impl RolleeError {
+    /// How a call that failed so ended, as its metric says (one of
+    /// [`metrics::catalogue::ROLLEE_OUTCOMES`]; a success is `ok`).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            RolleeError::NotFound => "not-found",
+            RolleeError::RateLimited { .. } => "rate-limited",
+            RolleeError::Status { status } if *status >= 500 => "server-error",
+            RolleeError::Status { .. } => "client-error",
+            RolleeError::Malformed(_) => "malformed",
+            RolleeError::Unauthorized => "unauthorized",
+            RolleeError::Token(_) => "secret-unreadable",
+            RolleeError::Timeout => "timeout",
+            RolleeError::Unreachable(_) => "unreachable",
+        }
+    }
+
     /// Whether Rollee may have carried out the request all the same: it timed
     /// out, the connection failed (possibly after sending), or a 2xx answer
     /// could not be read. Any answered error status says it did not.
@@ -91,68 +115,6 @@ impl RolleeError {
         )
     }
 }
-
-/// One endpoint of Rollee's API, described once.
-struct Endpoint {
-    method: Method,
-    /// Relative to the API base; `{id}` stands for the one UUID in it. This
-    /// template is the only form of the path that is logged: the real path of
-    /// a refresh holds a session UUID.
-    path: &'static str,
-    /// Repeating it after a failure is harmless (see [`retry::decide`]).
-    idempotent: bool,
-}
-
-/// `POST /users` (published), optional body `{"metadata": {...}}`.
-const CREATE_USER: Endpoint = Endpoint {
-    method: Method::POST,
-    path: "/users",
-    idempotent: false,
-};
-/// `GET /users/{id}` (published).
-const GET_USER: Endpoint = Endpoint {
-    method: Method::GET,
-    path: "/users/{id}",
-    idempotent: true,
-};
-/// `POST /users/{id}/sessions/new`: the path is published; its request body
-/// and answer are not (none is sent; see [`parse_session`]).
-const NEW_SESSION: Endpoint = Endpoint {
-    method: Method::POST,
-    path: "/users/{id}/sessions/new",
-    idempotent: true,
-};
-/// `POST /sessions/{id}/refresh`: the path is published; body and answer are not.
-const REFRESH_SESSION: Endpoint = Endpoint {
-    method: Method::POST,
-    path: "/sessions/{id}/refresh",
-    idempotent: true,
-};
-
-/// `GET /token/refresh` → `{"token": "NEW_JWT"}` (published). Its path is
-/// configured (`ROLLEE_TOKEN_REFRESH_PATH`): this one names it in logs. Not
-/// repeated once it may have reached Rollee: whether a refresh revokes the
-/// JWT it was called with is not published, and if it does, a repeat would
-/// be refused and the first answer, the only valid JWT, lost.
-const TOKEN_REFRESH: Endpoint = Endpoint {
-    method: Method::GET,
-    path: "/token/refresh",
-    idempotent: false,
-};
-
-/// `PUT /webhooks/users` [C]: replaces the whole configuration of user
-/// webhooks [I], so a repeat is harmless.
-const PUT_USER_WEBHOOKS: Endpoint = Endpoint {
-    method: Method::PUT,
-    path: "/webhooks/users",
-    idempotent: true,
-};
-/// `PUT /webhooks/accounts` [C], as for users.
-const PUT_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
-    method: Method::PUT,
-    path: "/webhooks/accounts",
-    idempotent: true,
-};
 
 /// The two kinds of webhooks Rollee sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,13 +268,33 @@ impl RolleeClient {
         self.call_at(endpoint, &url, body, deadline).await
     }
 
-    /// [`RolleeClient::call`] at a URL of the caller's.
+    /// [`RolleeClient::call`] at a URL of the caller's, and its metric: the
+    /// endpoint, how it ended, its attempts (and of them the 401s, 429s and
+    /// 5xx), the JWT re-reads it asked for, its whole duration.
     async fn call_at(
         &self,
         endpoint: &Endpoint,
         url: &str,
         body: Option<&Value>,
         deadline: Instant,
+    ) -> Result<Value, RolleeError> {
+        let started = Instant::now();
+        let mut tally = Tally::default();
+        let result = self
+            .attempts(endpoint, url, body, deadline, &mut tally)
+            .await;
+        tally.emit(endpoint, &result, started.elapsed());
+        result
+    }
+
+    /// The attempts of one call, counted in `tally`.
+    async fn attempts(
+        &self,
+        endpoint: &Endpoint,
+        url: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+        tally: &mut Tally,
     ) -> Result<Value, RolleeError> {
         let name = endpoint.path;
         let mut token = self.tokens.current().await;
@@ -333,6 +315,7 @@ impl RolleeClient {
                 )
                 .await;
             let elapsed_ms = started.elapsed().as_millis() as u64;
+            tally.attempt(&attempt);
             progress.time_for_a_retry = deadline.saturating_duration_since(Instant::now())
                 > self.options.retry_pause * 2 + self.options.connect_timeout;
             let decision = match retry::decide(&attempt, endpoint.idempotent, progress) {
@@ -356,6 +339,7 @@ impl RolleeClient {
                 }
                 Decision::Reauthenticate => {
                     progress.reauthenticated = true;
+                    tally.reread();
                     let reload = self.tokens.reload_after(&token);
                     let reloaded = tokio::time::timeout_at(deadline, reload)
                         .await
@@ -425,81 +409,6 @@ impl RolleeClient {
         let base = self.options.retry_pause;
         let jitter = base.mul_f64(fastrand::f64());
         tokio::time::sleep(base + jitter).await;
-    }
-}
-
-/// One line per attempt: the endpoint's template, never the real path.
-fn log(endpoint: &Endpoint, attempt: &Attempt, decision: &Decision, elapsed_ms: u64) {
-    let name = endpoint.path;
-    let method = endpoint.method.as_str();
-    let next = match decision {
-        Decision::Accept => {
-            tracing::debug!(method, endpoint = name, elapsed_ms, "Rollee answered");
-            return;
-        }
-        Decision::Retry => "retrying once",
-        Decision::Reauthenticate => "re-reading the JWT",
-        Decision::Fail(_) => "giving up",
-    };
-    match attempt {
-        Attempt::Status(status) if *status == 404 || *status < 500 => {
-            tracing::info!(
-                method,
-                endpoint = name,
-                elapsed_ms,
-                status,
-                "Rollee answered"
-            );
-        }
-        Attempt::Status(status) => {
-            tracing::warn!(
-                method,
-                endpoint = name,
-                elapsed_ms,
-                status,
-                next,
-                "Rollee failed"
-            );
-        }
-        Attempt::Unauthorized => {
-            tracing::warn!(
-                method,
-                endpoint = name,
-                elapsed_ms,
-                next,
-                "Rollee answered 401"
-            );
-        }
-        Attempt::RateLimited(retry_after) => {
-            tracing::warn!(
-                method,
-                endpoint = name,
-                elapsed_ms,
-                ?retry_after,
-                "Rollee answered 429"
-            );
-        }
-        Attempt::Timeout => {
-            tracing::warn!(
-                method,
-                endpoint = name,
-                elapsed_ms,
-                "Rollee did not answer in time"
-            );
-        }
-        Attempt::NotSent(reason) | Attempt::Lost(reason) => {
-            tracing::warn!(method, endpoint = name, elapsed_ms, error = %reason, next, "could not reach Rollee");
-        }
-        Attempt::Malformed(why) => {
-            tracing::warn!(
-                method,
-                endpoint = name,
-                elapsed_ms,
-                why,
-                "Rollee's answer is unusable"
-            );
-        }
-        Attempt::Json(_) => {}
     }
 }
 

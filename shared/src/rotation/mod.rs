@@ -162,6 +162,8 @@ impl Rotator {
     }
 
     /// One invocation: the step, and one line saying what it did or why it failed.
+    /// One invocation: the step, one line saying what it did or why it
+    /// failed, and its metric (`RotationSteps` by step and outcome).
     pub async fn handle(&self, event: &RotationEvent) -> Result<Done, RotationError> {
         let step = Step::parse(&event.step).map_or("unknown", Step::name);
         let result = self.run(event).await;
@@ -174,6 +176,7 @@ impl Rotator {
                 tracing::error!(secret_id, version, step, %error, "rotation step failed");
             }
         }
+        crate::metrics::rotation_step(step, result.is_ok());
         result
     }
 
@@ -293,6 +296,13 @@ mod tests {
         }
         assert_eq!(Step::parse("CreateSecret"), None);
         assert_eq!(Step::parse(""), None);
+        // The metric's Step values: these four, and "unknown".
+        let names: Vec<&str> = [Step::Create, Step::Set, Step::Test, Step::Finish]
+            .iter()
+            .map(|s| s.name())
+            .chain(["unknown"])
+            .collect();
+        assert_eq!(names, crate::metrics::catalogue::ROTATION_STEPS);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{Store, StoreError, TTL, condition_failed, n, now, s, store_error, text};
+use super::{Store, StoreError, TTL, condition_failed, measured, n, now, s, store_error, text};
 
 /// How long a delivery is remembered: beyond Rollee's three days of retries.
 pub const DELIVERY_MEMORY: Duration = Duration::from_secs(4 * 86_400);
@@ -40,7 +40,7 @@ impl Store {
     pub async fn claim_delivery(&self, digest: &str) -> Result<Claim, StoreError> {
         let now = now();
         let claim = Uuid::new_v4();
-        let result = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -55,9 +55,8 @@ impl Store {
             .expression_attribute_names("#pk", super::KEY)
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
+            .expression_attribute_values(":now", n(now));
+        let result = measured("PutItem", request.send()).await;
         match result {
             Ok(_) => Ok(Claim::Claimed(claim)),
             Err(e) if condition_failed(&e) => {
@@ -74,13 +73,14 @@ impl Store {
 
     /// Marks a claimed delivery as published.
     pub async fn delivery_published(&self, digest: &str) -> Result<(), StoreError> {
-        self.client
+        let request = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(super::KEY, key(digest))
             .item("state", s("published"))
-            .item(TTL, n(now() + DELIVERY_MEMORY.as_secs()))
-            .send()
+            .item(TTL, n(now() + DELIVERY_MEMORY.as_secs()));
+        measured("PutItem", request.send())
             .await
             .map_err(store_error)?;
         Ok(())
@@ -90,7 +90,7 @@ impl Store {
     /// Rollee's retry is not taken for a duplicate. Never removes a published
     /// delivery, nor a claim another request took over after this one lapsed.
     pub async fn release_delivery(&self, digest: &str, claim: Uuid) -> Result<(), StoreError> {
-        let result = self
+        let request = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -98,9 +98,8 @@ impl Store {
             .condition_expression("#state = :claimed AND claim = :mine")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":mine", s(claim.to_string()))
-            .send()
-            .await;
+            .expression_attribute_values(":mine", s(claim.to_string()));
+        let result = measured("DeleteItem", request.send()).await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Ok(()),

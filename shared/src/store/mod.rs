@@ -19,11 +19,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use uuid::Uuid;
 
+mod calls;
 pub mod delivery;
+pub use calls::StoreError;
+use calls::{condition_failed, measured, store_error};
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).
@@ -38,30 +40,6 @@ pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How long the owner of a session minted here is remembered. Rollee
 /// refreshes even expired sessions; after this, the app asks for a new one.
 pub const SESSION_RECORD_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
-
-/// The table failed: unreachable, throttled, or refused. Never carries an item.
-#[derive(Debug, thiserror::Error)]
-#[error("the ownership table failed: {0}")]
-pub struct StoreError(String);
-
-/// A conditional write refused because its condition did not hold: an
-/// answer, not a failure of the table.
-fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
-}
-
-fn store_error<E, R>(e: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError(DisplayErrorContext(&e).to_string())
-}
 
 /// What the table knows of a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,15 +123,17 @@ impl Store {
     }
 
     async fn get(&self, key: AttributeValue) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, key)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
+        let output = measured(
+            "GetItem",
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key(KEY, key)
+                .consistent_read(true)
+                .send(),
+        )
+        .await
+        .map_err(store_error)?;
         Ok(output.item)
     }
 
@@ -174,22 +154,24 @@ impl Store {
     /// a live claim and the caller has no user. `false`: someone else does.
     pub async fn claim(&self, sub: &str, claim: Uuid) -> Result<bool, StoreError> {
         let now = now();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(KEY, caller_key(sub))
-            .item("state", s("claimed"))
-            .item("claim", s(claim.to_string()))
-            .item("lease_until", n(now + CLAIM_LEASE.as_secs()))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
+        let result = measured(
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item(KEY, caller_key(sub))
+                .item("state", s("claimed"))
+                .item("claim", s(claim.to_string()))
+                .item("lease_until", n(now + CLAIM_LEASE.as_secs()))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":claimed", s("claimed"))
+                .expression_attribute_values(":now", n(now))
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
@@ -200,15 +182,17 @@ impl Store {
     /// Gives up `claim` (Rollee definitely created no user): the caller's next
     /// call may try again at once.
     pub async fn release(&self, sub: &str, claim: Uuid) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(KEY, caller_key(sub))
-            .condition_expression("claim = :claim")
-            .expression_attribute_values(":claim", s(claim.to_string()))
-            .send()
-            .await;
+        let result = measured(
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(KEY, caller_key(sub))
+                .condition_expression("claim = :claim")
+                .expression_attribute_values(":claim", s(claim.to_string()))
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(()),
             // Taken over after its lease: nothing of ours to release.
@@ -246,7 +230,9 @@ impl Store {
                 .map_err(|e| StoreError(format!("could not build a write: {e}")))?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
         }
-        request.send().await.map_err(store_error)?;
+        measured("TransactWriteItems", request.send())
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -254,21 +240,26 @@ impl Store {
     /// (its owner found in Rollee's metadata), and makes it the caller's user
     /// if the caller has none yet.
     pub async fn adopt(&self, sub: &str, user_id: Uuid) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(user_item(sub, user_id)))
-            .send()
-            .await
-            .map_err(store_error)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(owner_item(sub, user_id)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
+        measured(
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(user_item(sub, user_id)))
+                .send(),
+        )
+        .await
+        .map_err(store_error)?;
+        let result = measured(
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(owner_item(sub, user_id)))
+                .condition_expression("attribute_not_exists(pk)")
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(()),
             // The caller already has a user (or is creating one): keep it.
@@ -280,27 +271,32 @@ impl Store {
     /// Forgets that `sub` owns `user_id` (Rollee no longer knows the user), so
     /// that the caller's next `POST /users` creates a new one.
     pub async fn forget_user(&self, sub: &str, user_id: Uuid) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(KEY, caller_key(sub))
-            .condition_expression("user_id = :user")
-            .expression_attribute_values(":user", s(user_id.to_string()))
-            .send()
-            .await;
+        let result = measured(
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(KEY, caller_key(sub))
+                .condition_expression("user_id = :user")
+                .expression_attribute_values(":user", s(user_id.to_string()))
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => {}
             Err(e) if condition_failed(&e) => {}
             Err(e) => return Err(store_error(e)),
         }
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(KEY, user_key(user_id))
-            .send()
-            .await
-            .map_err(store_error)?;
+        measured(
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(KEY, user_key(user_id))
+                .send(),
+        )
+        .await
+        .map_err(store_error)?;
         Ok(())
     }
 
@@ -337,13 +333,16 @@ impl Store {
         user_id: Uuid,
         session: Uuid,
     ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(session_item(sub, user_id, session)))
-            .send()
-            .await
-            .map_err(store_error)?;
+        measured(
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(session_item(sub, user_id, session)))
+                .send(),
+        )
+        .await
+        .map_err(store_error)?;
         Ok(())
     }
 
@@ -352,19 +351,21 @@ impl Store {
     pub async fn count_session(&self, sub: &str) -> Result<Result<(), u64>, StoreError> {
         let now = now();
         let minute = now / 60;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, s(format!("quota#{sub}#{minute}")))
-            .update_expression("ADD n :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(n) OR n < :limit")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n((minute + 2) * 60))
-            .expression_attribute_values(":limit", n(u64::from(self.sessions_per_minute)))
-            .send()
-            .await;
+        let result = measured(
+            "UpdateItem",
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, s(format!("quota#{sub}#{minute}")))
+                .update_expression("ADD n :one SET #ttl = :ttl")
+                .condition_expression("attribute_not_exists(n) OR n < :limit")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ttl", n((minute + 2) * 60))
+                .expression_attribute_values(":limit", n(u64::from(self.sessions_per_minute)))
+                .send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(Ok(())),
             Err(e) if condition_failed(&e) => Ok(Err(60 - now % 60)),

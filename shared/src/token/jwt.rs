@@ -84,7 +84,8 @@ pub fn days_left(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
 
 /// One line saying how long `jwt` has left: WARN under `warn_days` (or
 /// expired), INFO otherwise, INFO "unknown" without a readable `exp`. Never
-/// any part of the JWT itself.
+/// any part of the JWT itself. For the `"current"` JWT (the one in use),
+/// also the `JwtDaysLeft` metric, whose alarm has the same threshold.
 pub fn log_expiry(jwt: &Jwt, warn_days: u32, what: &'static str) {
     let Some(exp) = jwt.expires_at() else {
         tracing::info!(
@@ -94,6 +95,9 @@ pub fn log_expiry(jwt: &Jwt, warn_days: u32, what: &'static str) {
         return;
     };
     let days = days_left(exp, OffsetDateTime::now_utc());
+    if what == "current" {
+        crate::metrics::jwt_days_left(days);
+    }
     let expires_at = exp.format(&Rfc3339).unwrap_or_default();
     if days < i64::from(warn_days) {
         tracing::warn!(

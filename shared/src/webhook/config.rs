@@ -6,27 +6,30 @@ use lambda_http::http::header::HeaderName;
 
 use super::auth::{DEFAULT_HEADER, MIN_SECRET_LEN, SIGNATURE_HEADER, SignatureEncoding};
 use crate::config::{
-    ConfigError, VAR_EVENT_BUS, VAR_EXECUTION_ENV, VAR_TABLE, VAR_WEBHOOK_HEADER,
-    VAR_WEBHOOK_SECRET, VAR_WEBHOOK_SECRET_ID, VAR_WEBHOOK_SIGNATURE, setting,
+    ConfigError, VAR_EVENT_BUS, VAR_EXECUTION_ENV, VAR_METRICS_NAMESPACE, VAR_TABLE,
+    VAR_WEBHOOK_HEADER, VAR_WEBHOOK_SECRET, VAR_WEBHOOK_SECRET_ID, VAR_WEBHOOK_SIGNATURE,
+    metrics_namespace, setting,
 };
 
 /// Every variable of ours that [`WebhookConfig`] reads.
-pub const WEBHOOK_VARIABLES: [&str; 6] = [
+pub const WEBHOOK_VARIABLES: [&str; 7] = [
     VAR_WEBHOOK_SECRET_ID,
     VAR_WEBHOOK_SECRET,
     VAR_WEBHOOK_HEADER,
     VAR_WEBHOOK_SIGNATURE,
     VAR_EVENT_BUS,
     VAR_TABLE,
+    VAR_METRICS_NAMESPACE,
 ];
 /// What the deployed webhook function needs (the header and the signature
 /// have defaults; the template sets them so that the operator sees them).
-pub const WEBHOOK_REQUIRED_IN_AWS: [&str; 5] = [
+pub const WEBHOOK_REQUIRED_IN_AWS: [&str; 6] = [
     VAR_WEBHOOK_SECRET_ID,
     VAR_WEBHOOK_HEADER,
     VAR_WEBHOOK_SIGNATURE,
     VAR_EVENT_BUS,
     VAR_TABLE,
+    VAR_METRICS_NAMESPACE,
 ];
 
 /// Where the webhook secret comes from.
@@ -60,6 +63,8 @@ pub struct WebhookConfig {
     pub signature: Option<SignatureEncoding>,
     pub bus: String,
     pub table: String,
+    /// CloudWatch namespace of the metric lines; `None`: no metrics.
+    pub metrics_namespace: Option<String>,
 }
 
 impl WebhookConfig {
@@ -93,6 +98,7 @@ impl WebhookConfig {
             signature,
             bus: get(VAR_EVENT_BUS)?.ok_or(ConfigError::NoEventBus)?,
             table: get(VAR_TABLE)?.ok_or(ConfigError::NoTable)?,
+            metrics_namespace: metrics_namespace(&lookup)?,
         })
     }
 }

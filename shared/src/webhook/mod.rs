@@ -26,6 +26,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::app::json;
+use crate::metrics::WebhookOutcome;
 use crate::problem::{ApiError, Problem};
 use crate::store::Store;
 use crate::store::delivery::Claim;
@@ -338,6 +339,7 @@ pub fn registration(
 pub async fn init_from_env() -> Result<Receiver, String> {
     crate::app::start(async {
         let config = WebhookConfig::from_env().map_err(|e| e.to_string())?;
+        crate::metrics::init(config.metrics_namespace.as_deref(), "webhook");
         let http = crate::http::client(TIMEOUTS)?;
         let sdk_config = crate::aws::loader(&http)
             .timeout_config(
@@ -359,8 +361,28 @@ struct Accepted {
     delivery_id: String,
 }
 
-/// `POST /webhooks/rollee`.
+/// `POST /webhooks/rollee`: [`receive`], its outcome counted
+/// (`WebhookDeliveries` by outcome: accepted, duplicate, rejected by us
+/// (401, 400, 413), failed (ours: 409, 5xx; Rollee delivers again)).
 pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<Body>, ApiError> {
+    let result = receive(receiver, request).await;
+    let outcome = match &result {
+        Ok((_, true)) => WebhookOutcome::Duplicate,
+        Ok((_, false)) => WebhookOutcome::Accepted,
+        Err(e) if e.status().is_client_error() && e.problem != Problem::InProgress => {
+            WebhookOutcome::Rejected
+        }
+        Err(_) => WebhookOutcome::Failed,
+    };
+    crate::metrics::webhook_delivery(outcome);
+    result.map(|(response, _)| response)
+}
+
+/// The answer to a delivery, and whether it was a duplicate.
+async fn receive(
+    receiver: &Receiver,
+    request: &Request,
+) -> Result<(Response<Body>, bool), ApiError> {
     let body: &[u8] = match request.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
@@ -386,13 +408,14 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
         Claim::Claimed(claim) => claim,
         Claim::Published => {
             tracing::info!(action, delivery_id = %digest, "duplicate delivery: already published");
-            return json(
+            let response = json(
                 StatusCode::OK,
                 &Accepted {
                     status: "duplicate",
                     delivery_id: digest,
                 },
-            );
+            )?;
+            return Ok((response, true));
         }
         // Not a failure to hide from Rollee: the request holding the claim
         // answers its own delivery (and that one is retried if it fails).
@@ -425,13 +448,14 @@ pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<B
         // (consumers de-duplicate on delivery_id).
         tracing::warn!(delivery_id = %digest, "published, but not recorded as such: {e}");
     }
-    json(
+    let response = json(
         StatusCode::OK,
         &Accepted {
             status: "published",
             delivery_id: digest,
         },
-    )
+    )?;
+    Ok((response, false))
 }
 
 /// The owner lookup and the publish of a claimed delivery.

@@ -1,8 +1,10 @@
 //! What runs the functions the way AWS would, for the end-to-end tests (in
 //! `tests/e2e/`) and the benchmark: a local Lambda Runtime API, moto's server
-//! for Secrets Manager, and the sample events of `events/`.
+//! for Secrets Manager, the sample events of `events/`, and the rules of
+//! CloudWatch's embedded metric format that every metric line is held to.
 
 pub mod bus;
+pub mod emf;
 pub mod moto;
 pub mod runtime_api;
 

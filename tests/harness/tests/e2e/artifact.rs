@@ -21,6 +21,8 @@ const FUNCTIONS: [(&str, &str); 5] = [
     ("WebhookFunction", "webhook"),
 ];
 const SECRET: &str = "rollee/connect/jwt";
+/// The built functions' metrics namespace (the template's METRICS_NAMESPACE).
+const METRICS: &str = "RolleeConnect/artifact";
 
 fn build_dir() -> PathBuf {
     std::env::var_os("SAM_BUILD_DIR")
@@ -100,6 +102,7 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
         ("OWNERSHIP_TABLE", "ownership".to_owned()),
         ("AWS_SESSION_TOKEN", "testing".to_owned()),
+        ("METRICS_NAMESPACE", METRICS.to_owned()),
     ];
 
     let create = start("CreateUserFunction", &vars).await;
@@ -140,16 +143,48 @@ async fn the_built_functions_answer_the_flow_with_the_secret_from_secrets_manage
     let (status, _) = api_answer(&invoke(&refresh, &event("refresh-url-no-claims")).await);
     assert_eq!(status, 401);
 
-    for function in [create, session, refresh] {
+    // Rollee rejects the JWT; the secret holds no other: 503, and the metric
+    // the JWT-rejected alarm watches, from the built binary.
+    sandbox.fail(rollee_sandbox::Fault::Unauthorized, Some(1));
+    let (status, rejected) =
+        api_answer(&invoke(&session, &with_user(event("new-session"), &user)).await);
+    assert_eq!(status, 503, "{rejected}");
+
+    let (alarm_metric, alarm_dimensions, _) = crate::metrics::alarm_metric("JwtRejectedAlarm");
+    let alarm_dimensions: Vec<(&str, &str)> = alarm_dimensions
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, function) in [
+        ("create-user", create),
+        ("new-session", session),
+        ("refresh-url", refresh),
+    ] {
         let logs = function.stop();
         assert!(
             logs.contains("read the Rollee JWT from Secrets Manager"),
             "{logs}"
         );
-        assert!(
-            logs.lines().all(|l| l.starts_with('{')),
-            "JSON logs only: {logs}"
-        );
+        // JSON lines, each with its request and trace ids after init; the
+        // metric lines by the embedded metric format's rules.
+        let metrics = crate::logs::check_output(&logs, METRICS, &mut seen);
+        let answers: Vec<_> = metrics
+            .iter()
+            .filter(|d| d.value("Requests").is_some())
+            .collect();
+        assert!(!answers.is_empty(), "{name}: no Requests line in {logs}");
+        for answer in answers {
+            assert_eq!(answer.root["Function"], name);
+        }
+        if name == "new-session" {
+            assert!(
+                metrics
+                    .iter()
+                    .any(|d| d.publishes(&alarm_metric, &alarm_dimensions)),
+                "no {alarm_metric} {alarm_dimensions:?} in {logs}"
+            );
+        }
         // The leak check reads these logs too.
         add_logs(&logs);
     }
@@ -272,11 +307,21 @@ async fn the_built_function_answers_unreadable_events_with_400_and_keeps_serving
         ("OWNERSHIP_TABLE", "ownership".to_owned()),
         // One caller sends dozens of requests here: not what the quota is about.
         ("SESSIONS_PER_CALLER_PER_MINUTE", "1000".to_owned()),
+        ("METRICS_NAMESPACE", METRICS.to_owned()),
     ];
     let one_at_a_time = start("CreateUserFunction", &vars).await;
     crate::robustness::unreadable_events_get_400_and_the_process_keeps_serving(&one_at_a_time)
         .await;
-    add_logs(&one_at_a_time.stop());
+    let logs = one_at_a_time.stop();
+    // An unreadable event is answered and counted like any other request.
+    let metrics = crate::logs::check_output(&logs, METRICS, &mut Default::default());
+    assert!(
+        metrics
+            .iter()
+            .any(|d| d.publishes("Problems", &[("Problem", "invalid-request")])),
+        "{logs}"
+    );
+    add_logs(&logs);
 
     let mut concurrent_vars = vars.to_vec();
     concurrent_vars.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".to_owned()));

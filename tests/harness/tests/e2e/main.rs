@@ -11,19 +11,27 @@
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
 //! - `template`: the template's IAM, log retention and access-log choices;
+//! - `oncall`: the template's alarms and dashboard read metrics the code emits; JSON logs and metrics on every function;
+//! - `logs`: the real binaries' JSON lines: request and trace ids on each, metric lines by the rules, the runbook's queries name real fields;
+//! - `metrics`: the metric lines the handlers emit (the embedded metric format's rules, what each request counts, the JWT alarm's metric);
 //! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
 //! - `deliveries`: the sandbox registers the receiver (the real `register-webhooks`) and delivers to it over HTTP: the whole story, retries, duplicates;
 //! - `webhooks`: the webhook receiver against moto (table, secret, EventBridge → SQS) and the sandbox's deliveries;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
 //!
-//! `support` holds what they share: the handlers' state, log capture and the leak check.
+//! `support` holds what they share: the handlers' state, log and metric capture and the leak
+//! check; `cfn` reads the template as CloudFormation does.
 
 mod artifact;
+mod cfn;
 mod consistency;
 mod deliveries;
 mod errors;
 mod events;
 mod flow;
+mod logs;
+mod metrics;
+mod oncall;
 mod openapi;
 mod ownership;
 mod retries;

@@ -7,6 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
+use rollee_harness::emf::{self, Document};
 use rollee_sandbox::Sandbox;
 use rollee_shared::State;
 use rollee_shared::config::Config;
@@ -50,8 +51,11 @@ impl Write for Capture {
     }
 }
 
-/// Sends every log record of the process, at every level, to a buffer the
-/// leak check reads. Idempotent.
+/// The namespace of the metrics the handlers emit in this process.
+pub const NAMESPACE: &str = "RolleeConnect/e2e";
+
+/// Sends every log record of the process, at every level, and every metric
+/// line, to a buffer the leak check reads. Idempotent.
 pub fn capture_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
@@ -65,6 +69,11 @@ pub fn capture_logs() {
             .finish();
         tracing::subscriber::set_global_default(subscriber)
             .expect("one subscriber per test binary");
+        // The metric lines, as a function would write them to stdout.
+        let hooked = rollee_shared::metrics::install(rollee_shared::metrics::Emitter::hook(
+            NAMESPACE, "e2e", add_logs,
+        ));
+        assert!(hooked, "one metrics emitter per test binary");
         watch(JWT);
     });
 }
@@ -85,6 +94,17 @@ pub fn add_logs(text: &str) {
 
 pub fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+/// The metric lines captured so far that carry `request_id`, each checked
+/// against the embedded metric format's rules.
+pub fn metric_lines_of(request_id: &str) -> Vec<Document> {
+    logs()
+        .lines()
+        .filter(|l| emf::is_metric_line(l))
+        .map(|l| emf::check(l, NAMESPACE).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|d| d.root.get("requestId").and_then(Value::as_str) == Some(request_id))
+        .collect()
 }
 
 /// No watched secret in any captured log line; no JWT in any response.
@@ -142,6 +162,13 @@ pub fn with_user(mut e: Value, user: &str) -> Value {
 pub fn with_sub(mut e: Value, sub: &str) -> Value {
     e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = sub.into();
     e
+}
+
+/// An event with a request id of its own, to find its metric lines by.
+pub fn with_request_id(mut e: Value) -> (Value, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    e["requestContext"]["requestId"] = id.clone().into();
+    (e, id)
 }
 
 pub fn with_body(mut e: Value, body: &str) -> Value {

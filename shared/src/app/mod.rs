@@ -4,6 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -15,11 +16,15 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::config::{Config, ConfigError};
 use crate::http;
+use crate::metrics;
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
 use crate::rollee::{ClientOptions, RolleeClient, Session};
 use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
+
+mod start;
+pub use start::{INIT_ERROR_TYPE, init_from_env, init_logging, log_filter, start};
 
 /// Built once per process and shared by every invocation.
 #[derive(Debug)]
@@ -95,39 +100,58 @@ where
     type Future = F;
 }
 
-/// One invocation: the handler's answer, or its failure as a problem, logged.
+/// One invocation: the handler's answer, or its failure as a problem, logged
+/// and counted (status class, problem type, latency; see [`metrics::request`]).
+/// Every metric the handler emits carries the invocation's request id and
+/// trace id.
 pub async fn respond<'a, S: 'a, H: Handler<'a, S>>(
     state: &'a S,
     request: &'a Request,
     handler: H,
 ) -> Response<Body> {
+    let started = Instant::now();
     let request_id = request::request_id(request);
-    match handler(state, request).await {
-        Ok(response) => {
-            tracing::info!(status = response.status().as_u16(), "answered");
-            response
-        }
-        Err(error) => {
-            let status = error.status().as_u16();
-            let problem = error.problem.slug();
-            match &error.cause {
-                // Rollee failures are the operator's concern: say why. Causes never carry secrets.
-                Some(cause) => tracing::warn!(status, problem, %cause, "answered with a problem"),
-                // The app's own mistakes: no detail, which could echo what it sent.
-                None => tracing::info!(status, problem, "answered with a problem"),
+    let invocation = metrics::Invocation {
+        request_id: request_id.clone(),
+        xray_trace_id: request
+            .lambda_context_ref()
+            .and_then(|context| context.xray_trace_id.clone()),
+    };
+    metrics::within(invocation, async {
+        match handler(state, request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                tracing::info!(status, "answered");
+                metrics::request(status, None, started.elapsed());
+                response
             }
-            error.into_response(&request_id)
+            Err(error) => {
+                let status = error.status().as_u16();
+                let problem = error.problem.slug();
+                match &error.cause {
+                    // Rollee failures are the operator's concern: say why. Causes never carry secrets.
+                    Some(cause) => {
+                        tracing::warn!(status, problem, %cause, "answered with a problem")
+                    }
+                    // The app's own mistakes: no detail, which could echo what it sent.
+                    None => tracing::info!(status, problem, "answered with a problem"),
+                }
+                metrics::request(status, Some(problem), started.elapsed());
+                error.into_response(&request_id)
+            }
         }
-    }
+    })
+    .await
 }
 
-/// Runs one of the Connect functions: [`serve_with`] the [`State`] built by
+/// Runs one of the Connect functions, `function` being its binary's name
+/// (its metrics' `Function`): [`serve_with`] the [`State`] built by
 /// [`init_from_env`].
-pub fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
+pub fn serve<H>(function: &'static str, handler: H) -> Result<(), lambda_http::Error>
 where
     H: for<'a> Handler<'a, State> + Copy + Send + Sync + 'static,
 {
-    serve_with(init_from_env, handler)
+    serve_with(move || init_from_env(function), handler)
 }
 
 /// Runs a function: a tokio runtime, the state built once by `init` (which
@@ -208,6 +232,7 @@ async fn invoke<S, H>(state: &S, event: LambdaEvent<LambdaRequest>, handler: H) 
 where
     H: for<'a> Handler<'a, S>,
 {
+    let started = Instant::now();
     let LambdaEvent { payload, context } = event;
     let request_id = context.request_id.clone();
     match std::panic::catch_unwind(AssertUnwindSafe(|| Request::from(payload))) {
@@ -220,10 +245,19 @@ where
                 status = 400,
                 "answered with a problem: the event could not be read as an HTTP request"
             );
-            ApiError::bad_request(
+            let error = ApiError::bad_request(
                 "The request could not be read: a header, the query string or the body is malformed.",
-            )
-            .into_response(&request_id)
+            );
+            let invocation = metrics::Invocation {
+                request_id: request_id.clone(),
+                xray_trace_id: context.xray_trace_id.clone(),
+            };
+            let (status, problem) = (error.status().as_u16(), error.problem.slug());
+            metrics::within(invocation, async {
+                metrics::request(status, Some(problem), started.elapsed());
+            })
+            .await;
+            error.into_response(&request_id)
         }
     }
 }
@@ -240,152 +274,6 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
     };
     out.is_base64_encoded = matches!(out.body, Some(Body::Binary(_)));
     out
-}
-
-/// Cold start of a Connect function: logging, configuration from the
-/// environment, the JWT, the HTTP client; see [`start`] for a failure.
-pub async fn init_from_env() -> Result<State, String> {
-    start(async {
-        let config = Config::from_env()?;
-        State::build(&config, ClientOptions::default(), |http| {
-            crate::aws::loader(http).load()
-        })
-        .await
-    })
-    .await
-}
-
-/// Cold start of a deployed (or `cargo lambda watch`ed) function: logging,
-/// then `build`.
-///
-/// On failure it logs one line naming the cause, then:
-/// - in Lambda (`AWS_EXECUTION_ENV` set), reports the cause to the Runtime
-///   API's `POST /2018-06-01/runtime/init/error` (so that Lambda records it as
-///   the init error of the invocation that started it) and exits: Lambda
-///   answers that invocation at once and starts a fresh process for the next;
-/// - under a Runtime API outside Lambda (`cargo lambda watch`), returns the
-///   cause, which [`serve_with`] then answers every invocation with (a 500
-///   problem naming it) instead of leaving the caller waiting;
-/// - with no Runtime API at all, exits.
-///
-/// lambda_runtime itself reports init errors only for SnapStart hooks: the
-/// state is built before it runs, so this is done here.
-pub async fn start<S, E: std::fmt::Display>(
-    build: impl Future<Output = Result<S, E>>,
-) -> Result<S, String> {
-    init_logging();
-    let reason = match build.await {
-        Ok(state) => return Ok(state),
-        Err(e) => e.to_string(),
-    };
-    tracing::error!("startup failed: {reason}");
-    let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API")
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    let in_lambda = std::env::var(crate::config::VAR_EXECUTION_ENV).is_ok_and(|v| !v.is_empty());
-    match runtime_api {
-        Some(_) if !in_lambda => Err(reason),
-        Some(api) => {
-            report_init_error(&api, &reason).await;
-            std::process::exit(1)
-        }
-        None => std::process::exit(1),
-    }
-}
-
-/// `POST /2018-06-01/runtime/init/error`, as the Runtime API defines it: the
-/// error type in a header, `{"errorMessage", "errorType"}` as the body. A
-/// failure to report is logged; the process exits anyway.
-async fn report_init_error(runtime_api: &str, reason: &str) {
-    let client = match http::client(http::Timeouts {
-        connect: std::time::Duration::from_secs(1),
-        attempt: std::time::Duration::from_secs(2),
-    }) {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::warn!("could not report the init error to the Runtime API: {e}");
-            return;
-        }
-    };
-    let body = serde_json::json!({
-        "errorMessage": format!("startup failed: {reason}"),
-        "errorType": INIT_ERROR_TYPE,
-    });
-    let sent = client
-        .post(format!(
-            "http://{runtime_api}/2018-06-01/runtime/init/error"
-        ))
-        .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
-        .json(&body)
-        .send()
-        .await;
-    if let Err(e) = sent {
-        tracing::warn!("could not report the init error to the Runtime API: {e}");
-    }
-}
-
-/// The error type of an init failure, as Lambda shows it.
-pub const INIT_ERROR_TYPE: &str = "Runtime.InitError";
-
-/// Lambda's logging, as `lambda_http::tracing::init_default_subscriber` sets it
-/// up (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from
-/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), through [`log_filter`].
-pub fn init_logging() {
-    use lambda_http::tracing::subscriber::filter::LevelFilter;
-
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|l| l.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    let builder = lambda_http::tracing::subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(log_filter(level));
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    // `try_init`: a second initialisation (never in a function) is not worth a panic.
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
-/// What every function logs: `level`, less two TRACE outputs that carry
-/// secrets, whatever the level:
-/// - lambda_runtime logs every raw event, and an event carries the app user's
-///   `Authorization` header and, for a refresh, a Connect URL (its warnings
-///   and errors, such as an event it cannot read, stay);
-/// - the AWS SDK logs whole requests and responses, and the ownership table's
-///   items hold callers' `sub`s and session ids.
-pub fn log_filter(
-    level: lambda_http::tracing::subscriber::filter::LevelFilter,
-) -> lambda_http::tracing::subscriber::EnvFilter {
-    use lambda_http::tracing::subscriber::EnvFilter;
-    use lambda_http::tracing::subscriber::filter::Directive;
-
-    use lambda_http::tracing::subscriber::filter::LevelFilter;
-
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy();
-    // Each target's level is capped, never raised above `level`.
-    for (target, cap) in [
-        ("lambda_runtime::layers::api_response", LevelFilter::WARN),
-        (
-            "aws_smithy_runtime::client::orchestrator",
-            LevelFilter::DEBUG,
-        ),
-    ] {
-        let quiet = format!("{target}={}", level.min(cap));
-        #[expect(
-            clippy::expect_used,
-            reason = "directives built from constants; were one to fail silently, secrets would be logged at TRACE"
-        )]
-        let directive = quiet.parse::<Directive>().expect("a valid directive");
-        filter = filter.add_directive(directive);
-    }
-    filter
 }
 
 /// The session part of every success body.

@@ -9,6 +9,9 @@ use url::Url;
 
 use crate::token::{Jwt, Origin, TokenPolicy};
 
+mod rotation;
+pub use rotation::{ROTATION_REQUIRED_IN_AWS, ROTATION_VARIABLES, RotationConfig};
+
 /// Rollee's published sandbox base.
 pub const SANDBOX_API_URL: &str = "https://api.sand.getrollee.com/api/v0.5";
 
@@ -20,6 +23,8 @@ pub const VAR_TABLE: &str = "OWNERSHIP_TABLE";
 pub const VAR_SESSIONS_PER_MINUTE: &str = "SESSIONS_PER_CALLER_PER_MINUTE";
 pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
 pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
+/// Every function's: the CloudWatch namespace of its metrics; unset, no metrics.
+pub const VAR_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 /// The rotation function's: the path of Rollee's token refresh on the API's host.
 pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
 /// The webhook function's: the generated secret Rollee's deliveries are checked with.
@@ -46,7 +51,7 @@ pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 8] = [
+pub const VARIABLES: [&str; 9] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TOKEN,
@@ -55,14 +60,17 @@ pub const VARIABLES: [&str; 8] = [
     VAR_SESSIONS_PER_MINUTE,
     VAR_JWT_MAX_AGE,
     VAR_JWT_WARN_DAYS,
+    VAR_METRICS_NAMESPACE,
 ];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
-/// template sets it so that the operator sees which Rollee is used).
-pub const REQUIRED_IN_AWS: [&str; 4] = [
+/// template sets it so that the operator sees which Rollee is used; without
+/// METRICS_NAMESPACE a function works but no alarm hears from it).
+pub const REQUIRED_IN_AWS: [&str; 5] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TABLE,
     VAR_SESSIONS_PER_MINUTE,
+    VAR_METRICS_NAMESPACE,
 ];
 /// Local development only: refused at start inside a real Lambda.
 pub const NEVER_IN_AWS: [&str; 2] = [VAR_TOKEN, VAR_DEV_CALLER_SUB];
@@ -80,6 +88,8 @@ pub struct Config {
     pub sessions_per_minute: u32,
     /// The JWT's maximum age, the pace of re-reads after a 401, the warning threshold.
     pub token_policy: TokenPolicy,
+    /// Where metrics go (see [`crate::metrics`]); `None`: no metrics.
+    pub metrics_namespace: Option<String>,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -108,6 +118,10 @@ pub enum ConfigError {
     BadMaxAge,
     #[error("{VAR_JWT_WARN_DAYS} must be a whole number of days from 0 to 365")]
     BadWarnDays,
+    #[error(
+        "{VAR_METRICS_NAMESPACE} must be 1 to 255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/"
+    )]
+    BadMetricsNamespace,
     // The value is not echoed, as for the API URL.
     #[error(
         "{VAR_TOKEN_REFRESH_PATH} must be an absolute path on the API's host, e.g. /api/v0.5/token/refresh: letters, digits and . _ ~ - / only, no empty or .. segment"
@@ -214,7 +228,25 @@ impl Config {
             table,
             sessions_per_minute,
             token_policy,
+            metrics_namespace: metrics_namespace(&lookup)?,
         })
+    }
+}
+
+/// `METRICS_NAMESPACE` through `lookup` (for the process environment,
+/// `|name| std::env::var(name).ok()`), checked as every setting is: unset,
+/// no metrics; empty or not a namespace CloudWatch takes, an error naming it
+/// (see [`crate::metrics::valid_namespace`]).
+pub fn metrics_namespace(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    match lookup(VAR_METRICS_NAMESPACE) {
+        None => Ok(None),
+        Some(ns) if ns.trim().is_empty() => Err(ConfigError::Empty(VAR_METRICS_NAMESPACE)),
+        Some(ns) if !crate::metrics::valid_namespace(ns.trim()) => {
+            Err(ConfigError::BadMetricsNamespace)
+        }
+        Some(ns) => Ok(Some(ns.trim().to_owned())),
     }
 }
 
@@ -229,67 +261,6 @@ fn warn_days(
             .filter(|n| *n <= 365)
             .ok_or(ConfigError::BadWarnDays),
     }
-}
-
-/// Every variable of ours that [`RotationConfig`] reads.
-pub const ROTATION_VARIABLES: [&str; 3] = [VAR_API_URL, VAR_TOKEN_REFRESH_PATH, VAR_JWT_WARN_DAYS];
-/// What the deployed rotation function needs (both have defaults; the
-/// template sets them so that the operator sees which Rollee and which path).
-pub const ROTATION_REQUIRED_IN_AWS: [&str; 2] = [VAR_API_URL, VAR_TOKEN_REFRESH_PATH];
-
-/// The rotation function's settings. The secret is not one of them: Secrets
-/// Manager names it in every event (and the function's role allows one).
-#[derive(Debug, Clone)]
-pub struct RotationConfig {
-    /// Rollee API base, for the test call with the new JWT.
-    pub api_url: Url,
-    /// Rollee's token refresh: the configured path on the API base's host.
-    /// Rollee's page shows `/api/v0.5/token/refresh` for production and
-    /// `/api/v0.3/token/refresh` for its sandbox; the default is the API
-    /// base's own version (`/api/v0.5/token/refresh` for both default bases).
-    pub refresh_url: Url,
-    /// A new JWT with fewer days left than this is logged at WARN.
-    pub warn_days: u32,
-}
-
-impl RotationConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| setting(&lookup, name);
-        let api_url = get(VAR_API_URL)?.unwrap_or_else(|| SANDBOX_API_URL.to_owned());
-        let api_url = parse_api_url(&api_url)?;
-        let path = get(VAR_TOKEN_REFRESH_PATH)?
-            .unwrap_or_else(|| format!("{}/token/refresh", api_url.path()));
-        if !is_plain_path(&path) {
-            return Err(ConfigError::BadRefreshPath);
-        }
-        // Only the path is configurable: the JWT goes to the API's own host, nowhere else.
-        let mut refresh_url = api_url.clone();
-        refresh_url.set_path(&path);
-        Ok(Self {
-            api_url,
-            refresh_url,
-            warn_days: warn_days(&get)?,
-        })
-    }
-}
-
-/// `/a/b.c`: absolute, segments of unreserved characters, none empty, `.` or `..`.
-fn is_plain_path(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else {
-        return false;
-    };
-    rest.split('/').all(|segment| {
-        !segment.is_empty()
-            && segment != "."
-            && segment != ".."
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
-    })
 }
 
 fn parse_api_url(raw: &str) -> Result<Url, ConfigError> {
@@ -446,48 +417,25 @@ mod tests {
         }
     }
 
-    fn rotation(vars: &[(&str, &str)]) -> Result<RotationConfig, ConfigError> {
-        let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        RotationConfig::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
-    }
-
     #[test]
-    fn the_token_refresh_is_the_api_versions_path_by_default_and_any_plain_path_on_its_host() {
-        let c = rotation(&[]).unwrap();
+    fn the_metrics_namespace_is_optional_and_checked() {
         assert_eq!(
-            c.refresh_url.as_str(),
-            "https://api.sand.getrollee.com/api/v0.5/token/refresh"
+            config(&[(VAR_SECRET_ID, "s")]).unwrap().metrics_namespace,
+            None
         );
-        assert_eq!(c.warn_days, DEFAULT_JWT_WARN_DAYS);
-        let c = rotation(&[
-            (VAR_API_URL, "https://api.getrollee.com/api/v0.5/"),
-            (VAR_TOKEN_REFRESH_PATH, "/api/v0.3/token/refresh"),
-            (VAR_JWT_WARN_DAYS, "30"),
-        ])
-        .unwrap();
+        let c = config(&[
+            (VAR_SECRET_ID, "s"),
+            (VAR_METRICS_NAMESPACE, "RolleeConnect/prod"),
+        ]);
         assert_eq!(
-            c.refresh_url.as_str(),
-            "https://api.getrollee.com/api/v0.3/token/refresh"
+            c.unwrap().metrics_namespace.as_deref(),
+            Some("RolleeConnect/prod")
         );
-        assert_eq!(c.api_url.as_str(), "https://api.getrollee.com/api/v0.5");
-        assert_eq!(c.warn_days, 30);
-        for bad in [
-            "token/refresh",
-            "//evil.example/token/refresh",
-            "/api/../token/refresh",
-            "/api//token",
-            "/api/v0.5/token/refresh?x=1",
-            "/api/v0.5/token/refresh#f",
-            "/api/%2e%2e/x",
-            "https://evil.example/token/refresh",
-        ] {
-            let err = rotation(&[(VAR_TOKEN_REFRESH_PATH, bad)]).unwrap_err();
-            assert_eq!(err, ConfigError::BadRefreshPath, "{bad}");
+        for bad in ["AWS/Lambda", "with space", "é"] {
+            let err = config(&[(VAR_SECRET_ID, "s"), (VAR_METRICS_NAMESPACE, bad)]).unwrap_err();
+            assert_eq!(err, ConfigError::BadMetricsNamespace, "{bad}");
+            assert!(err.to_string().starts_with(VAR_METRICS_NAMESPACE));
         }
-        assert_eq!(
-            rotation(&[(VAR_API_URL, "ftp://h")]).unwrap_err(),
-            ConfigError::BadApiUrl
-        );
     }
 
     #[test]

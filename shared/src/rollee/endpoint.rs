@@ -1,0 +1,107 @@
+//! The endpoints of Rollee's API that the client calls, each described once.
+
+use reqwest::Method;
+
+/// One endpoint of Rollee's API, described once.
+pub(super) struct Endpoint {
+    pub(super) method: Method,
+    /// Relative to the API base; `{id}` stands for the one UUID in it. This
+    /// template is the only form of the path that is logged: the real path of
+    /// a refresh holds a session UUID.
+    pub(super) path: &'static str,
+    /// `METHOD path`: the endpoint in its metrics (`Endpoint`).
+    pub(super) label: &'static str,
+    /// Repeating it after a failure is harmless (see [`super::retry::decide`]).
+    pub(super) idempotent: bool,
+}
+
+/// `POST /users` (published), optional body `{"metadata": {...}}`.
+pub(super) const CREATE_USER: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/users",
+    label: "POST /users",
+    idempotent: false,
+};
+/// `GET /users/{id}` (published).
+pub(super) const GET_USER: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/users/{id}",
+    label: "GET /users/{id}",
+    idempotent: true,
+};
+/// `POST /users/{id}/sessions/new`: the path is published; its request body
+/// and answer are not (none is sent; see [`parse_session`]).
+pub(super) const NEW_SESSION: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/users/{id}/sessions/new",
+    label: "POST /users/{id}/sessions/new",
+    idempotent: true,
+};
+/// `POST /sessions/{id}/refresh`: the path is published; body and answer are not.
+pub(super) const REFRESH_SESSION: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/sessions/{id}/refresh",
+    label: "POST /sessions/{id}/refresh",
+    idempotent: true,
+};
+
+/// `GET /token/refresh` → `{"token": "NEW_JWT"}` (published). Its path is
+/// configured (`ROLLEE_TOKEN_REFRESH_PATH`): this one names it in logs. Not
+/// repeated once it may have reached Rollee: whether a refresh revokes the
+/// JWT it was called with is not published, and if it does, a repeat would
+/// be refused and the first answer, the only valid JWT, lost.
+pub(super) const TOKEN_REFRESH: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/token/refresh",
+    label: "GET /token/refresh",
+    idempotent: false,
+};
+
+/// `PUT /webhooks/users` [C]: replaces the whole configuration of user
+/// webhooks [I], so a repeat is harmless.
+pub(super) const PUT_USER_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/users",
+    label: "PUT /webhooks/users",
+    idempotent: true,
+};
+/// `PUT /webhooks/accounts` [C], as for users.
+pub(super) const PUT_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/accounts",
+    label: "PUT /webhooks/accounts",
+    idempotent: true,
+};
+
+/// Every endpoint's `Endpoint` in metrics.
+pub const ENDPOINTS: [&str; 7] = [
+    CREATE_USER.label,
+    GET_USER.label,
+    NEW_SESSION.label,
+    REFRESH_SESSION.label,
+    TOKEN_REFRESH.label,
+    PUT_USER_WEBHOOKS.label,
+    PUT_ACCOUNT_WEBHOOKS.label,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_label_is_the_method_and_the_path_template() {
+        let all = [
+            &CREATE_USER,
+            &GET_USER,
+            &NEW_SESSION,
+            &REFRESH_SESSION,
+            &TOKEN_REFRESH,
+            &PUT_USER_WEBHOOKS,
+            &PUT_ACCOUNT_WEBHOOKS,
+        ];
+        for (endpoint, label) in all.iter().zip(ENDPOINTS) {
+            assert_eq!(format!("{} {}", endpoint.method, endpoint.path), label);
+            assert_eq!(endpoint.label, label);
+        }
+    }
+}
