@@ -1,4 +1,4 @@
-//! `cargo run --release -p bench [-- --smoke] [--json PATH] [--skip-build] [--table fast|moto]`
+//! `cargo run --release -p bench [-- --smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off]`
 //!
 //! Builds each function with `cargo lambda build --release`, plus a
 //! hello-world `lambda_http` function (the floor), and runs every `bootstrap`
@@ -14,8 +14,10 @@
 //! - [`workload`]: the functions, started as Lambda would, and their events;
 //! - [`measure`]: init, invocations, upstream, concurrency, percentiles;
 //! - [`table`]: the in-process stand-in for the ownership table;
+//! - [`emf`]: what the metric lines cost (in child processes of this binary);
 //! - [`report`]: the tables, the targets and `results.json`.
 
+mod emf;
 mod measure;
 mod report;
 mod settings;
@@ -40,6 +42,12 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--emf-child") {
+        let requests = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
+        emf::child(requests).await;
+        return;
+    }
     match run().await {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
@@ -53,6 +61,16 @@ async fn main() {
 /// `Ok(false)`: some invocation failed, and the run reports no figures.
 async fn run() -> Result<bool, Error> {
     let settings = Settings::from_args()?;
+    let (processes, requests) = if settings.smoke {
+        (3, 200)
+    } else {
+        (20, 10_000)
+    };
+    let emf_cost = emf::measure(processes, requests)?;
+    if settings.emf_only {
+        println!("{}", emf_cost.table());
+        return Ok(true);
+    }
     if settings.build {
         for kind in Kind::ALL {
             workload::build(kind)?;
@@ -86,7 +104,7 @@ async fn run() -> Result<bool, Error> {
         TABLE,
         10_000,
     );
-    let env = Env::new(&sandbox, &moto, table_endpoint.as_deref());
+    let env = Env::new(&sandbox, &moto, table_endpoint.as_deref(), settings.metrics);
     let failures = Arc::new(Failures::default());
 
     let mut results = Vec::new();
@@ -126,9 +144,9 @@ async fn run() -> Result<bool, Error> {
     }
 
     let report = Report::new(&settings, &results);
-    let table = report.table();
+    let table = format!("{}\n{}", report.table(), emf_cost.table());
     println!("{table}");
-    report.write_json(&settings.json, &table)?;
+    report.write_json(&settings.json, &table, emf_cost.json())?;
     eprintln!("bench: wrote {}", settings.json.display());
     Ok(true)
 }

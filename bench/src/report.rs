@@ -129,6 +129,12 @@ impl<'a> Report<'a> {
             TableChoice::Fast => "ownership table: the in-process stand-in (our side alone; `--table moto` for moto's DynamoDB)".into(),
             TableChoice::Moto => "ownership table: moto's DynamoDB (its milliseconds per call dominate)".into(),
         });
+        line(if s.metrics {
+            "metric lines: on, as deployed (METRICS_NAMESPACE set; `--metrics off` to compare)"
+                .into()
+        } else {
+            "metric lines: off (METRICS_NAMESPACE unset)".into()
+        });
         line(String::new());
         line("| function | size MB | init p50 / p90 ms | init w/o secret p50 ms | 1st invoke ms | warm p50 / p99 ms | upstream (Rollee + table) p50 / p99 ms | of which table p50 ms | overhead p50 / p99 ms | peak RSS MB | req/s @64 (errors) | RSS @64 MB |".into());
         line("|---|---|---|---|---|---|---|---|---|---|---|---|".into());
@@ -234,8 +240,10 @@ impl<'a> Report<'a> {
     }
 
     /// Writes the figures, the targets and `table` to `path` as JSON.
-    pub fn write_json(&self, path: &Path, table: &str) -> Result<(), Error> {
-        let value = self.json(table);
+    /// `emf`: what the metric lines cost (see [`crate::emf`]).
+    pub fn write_json(&self, path: &Path, table: &str, emf: Value) -> Result<(), Error> {
+        let mut value = self.json(table);
+        value["emf"] = emf;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -283,6 +291,7 @@ impl<'a> Report<'a> {
         json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "smoke": self.settings.smoke,
+            "metrics": self.settings.metrics,
             "table": format!("{:?}", self.settings.table).to_lowercase(),
             "machine": machine(),
             "secret_round_trip_ms": ms(self.secret_round_trip),

@@ -37,20 +37,35 @@ pub struct Settings {
     pub concurrency_for: Duration,
     pub json: PathBuf,
     pub build: bool,
+    /// Only what the metric lines cost: no function is built or run.
+    pub emf_only: bool,
+    /// The functions send their metric lines (as deployed); `--metrics off`
+    /// leaves METRICS_NAMESPACE unset, to compare.
+    pub metrics: bool,
 }
 
 impl Settings {
-    /// `[--smoke] [--json PATH] [--skip-build] [--table fast|moto]`.
+    /// `[--smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off]`.
     pub fn from_args() -> Result<Settings, Error> {
         let mut args = std::env::args().skip(1);
         let mut smoke = false;
         let mut build = true;
         let mut json = None;
         let mut table = TableChoice::Fast;
+        let mut emf_only = false;
+        let mut metrics = true;
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => smoke = true,
                 "--skip-build" => build = false,
+                "--emf-only" => emf_only = true,
+                "--metrics" => {
+                    metrics = match args.next().as_deref() {
+                        Some("on") => true,
+                        Some("off") => false,
+                        _ => return Err("--metrics takes on or off".into()),
+                    }
+                }
                 "--json" => json = args.next().map(PathBuf::from),
                 "--table" => {
                     table = match args.next().as_deref() {
@@ -61,7 +76,7 @@ impl Settings {
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto"
+                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto, --emf-only, --metrics on|off"
                     )
                     .into());
                 }
@@ -80,6 +95,8 @@ impl Settings {
             concurrency_for: Duration::from_secs(if smoke { 1 } else { 5 }),
             json: json.unwrap_or_else(|| root().join(default_json)),
             build,
+            emf_only,
+            metrics,
         })
     }
 }

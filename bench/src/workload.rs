@@ -100,7 +100,7 @@ pub struct Env {
 impl Env {
     /// Rollee is the sandbox; AWS is moto, but for the ownership table when
     /// `table` names another endpoint.
-    pub fn new(sandbox: &Sandbox, moto: &Moto, table: Option<&str>) -> Env {
+    pub fn new(sandbox: &Sandbox, moto: &Moto, table: Option<&str>, metrics: bool) -> Env {
         let mut env = Env {
             runtime_vars: vec![
                 ("ROLLEE_API_URL".into(), sandbox.base_url()),
@@ -113,6 +113,11 @@ impl Env {
                 ("AWS_SESSION_TOKEN".into(), "testing".into()),
             ],
         };
+        if metrics {
+            // As deployed (the lines go where the logs go).
+            env.runtime_vars
+                .push(("METRICS_NAMESPACE".into(), "RolleeConnect/bench".into()));
+        }
         if let Some(endpoint) = table {
             // The SDK's service-specific override.
             env.runtime_vars

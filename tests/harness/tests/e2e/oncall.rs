@@ -311,7 +311,10 @@ fn the_dashboard_is_json_and_shows_only_metrics_the_code_emits_or_aws_publishes_
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
-            assert!(parts.len() % 2 == 0 && parts[0] != ".", "{title}: {entry}");
+            assert!(
+                parts.len().is_multiple_of(2) && parts[0] != ".",
+                "{title}: {entry}"
+            );
             let read = Read {
                 namespace: parts[0].to_owned(),
                 name: parts[1].to_owned(),
