@@ -14,6 +14,7 @@
 //! - [`workload`]: the functions, started as Lambda would, and their events;
 //! - [`measure`]: init, invocations, upstream, concurrency, percentiles;
 //! - [`table`]: the in-process stand-in for the ownership table;
+//! - [`webhook`]: the webhook function, measured apart;
 //! - [`emf`]: what the metric lines cost (in child processes of this binary);
 //! - [`report`]: the tables, the targets and `results.json`.
 
@@ -22,6 +23,7 @@ mod measure;
 mod report;
 mod settings;
 mod table;
+mod webhook;
 mod workload;
 
 use std::sync::Arc;
@@ -75,6 +77,7 @@ async fn run() -> Result<bool, Error> {
         for kind in Kind::ALL {
             workload::build(kind)?;
         }
+        webhook::build()?;
     }
     workload::check_built()?;
 
@@ -137,6 +140,22 @@ async fn run() -> Result<bool, Error> {
         });
     }
 
+    eprintln!("bench: webhook …");
+    let webhook = match &fast {
+        Some(table) => Some(
+            webhook::measure(
+                &moto,
+                &table.endpoint(),
+                settings.inits,
+                settings.warm,
+                &failures,
+            )
+            .await?,
+        ),
+        // Measured against the stand-ins only: with moto it would measure moto.
+        None => None,
+    };
+
     let failed = failures.all();
     if !failed.is_empty() {
         report::failures(&failed);
@@ -144,9 +163,14 @@ async fn run() -> Result<bool, Error> {
     }
 
     let report = Report::new(&settings, &results);
-    let table = format!("{}\n{}", report.table(), emf_cost.table());
+    let webhook_table = webhook.as_ref().map(|w| w.table()).unwrap_or_default();
+    let table = format!("{}\n{}\n{webhook_table}", report.table(), emf_cost.table());
     println!("{table}");
-    report.write_json(&settings.json, &table, emf_cost.json())?;
+    let mut extra = serde_json::json!({ "emf": emf_cost.json() });
+    if let Some(w) = &webhook {
+        extra["webhook"] = w.json();
+    }
+    report.write_json(&settings.json, &table, extra)?;
     eprintln!("bench: wrote {}", settings.json.display());
     Ok(true)
 }

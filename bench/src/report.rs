@@ -240,10 +240,15 @@ impl<'a> Report<'a> {
     }
 
     /// Writes the figures, the targets and `table` to `path` as JSON.
-    /// `emf`: what the metric lines cost (see [`crate::emf`]).
-    pub fn write_json(&self, path: &Path, table: &str, emf: Value) -> Result<(), Error> {
+    /// `extra`: what is measured apart (`emf`: the metric lines' cost, see
+    /// [`crate::emf`]; `webhook`: the webhook function, see [`crate::webhook`]).
+    pub fn write_json(&self, path: &Path, table: &str, extra: Value) -> Result<(), Error> {
         let mut value = self.json(table);
-        value["emf"] = emf;
+        if let Value::Object(extra) = extra {
+            for (key, inner) in extra {
+                value[key] = inner;
+            }
+        }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }

@@ -1,0 +1,259 @@
+//! The webhook function, measured apart from the Connect functions (it calls
+//! no Rollee, and answers Rollee rather than the app): its size, its init
+//! (the webhook secret from moto's Secrets Manager), its warm deliveries, and
+//! the same AWS calls made directly (claim, owner, publish, record) to see
+//! what the function adds.
+//!
+//! The table is the in-process stand-in ([`crate::table`]); EventBridge is an
+//! in-process stand-in too, answering `PutEvents` at once: with moto's bus
+//! the figures would measure moto.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use rollee_harness::moto::Moto;
+use rollee_harness::runtime_api::Bootstrap;
+use rollee_shared::store::Store;
+use rollee_shared::store::delivery::Claim;
+use rollee_shared::webhook::auth::{Credentials, DEFAULT_HEADER, body_digest};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::Error;
+use crate::measure::{Failures, percentile};
+use crate::settings::{INIT_TIMEOUT, TABLE, root};
+
+const BINARY: &str = "webhook";
+const SECRET_ID: &str = "rollee/connect/webhook";
+const WEBHOOK_SECRET: &str = "bench-webhook-secret-0123456789abcdefghijklmnop";
+const BUS: &str = "rollee";
+
+pub fn build() -> Result<(), Error> {
+    let status = Command::new("cargo")
+        .args(["lambda", "build", "--release", "--bin", BINARY])
+        .current_dir(root())
+        .status()?;
+    if !status.success() {
+        return Err("cargo lambda build --release --bin webhook failed".into());
+    }
+    Ok(())
+}
+
+fn bootstrap() -> std::path::PathBuf {
+    root().join("target/lambda").join(BINARY).join("bootstrap")
+}
+
+/// An EventBridge stand-in: every `PutEvents` succeeds at once.
+struct FastBus {
+    addr: std::net::SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FastBus {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn put_events(
+    _: Arc<()>,
+    _request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let answer = json!({"FailedEntryCount": 0, "Entries": [{"EventId": Uuid::new_v4()}]});
+    let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    Ok(response)
+}
+
+impl FastBus {
+    async fn start() -> std::io::Result<FastBus> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = rollee_sandbox::spawn_server(listener, Arc::new(()), put_events);
+        Ok(FastBus { addr, task })
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+pub struct WebhookResult {
+    pub size: u64,
+    pub init: Vec<Duration>,
+    pub first: Duration,
+    pub warm: Vec<Duration>,
+    pub upstream: Vec<Duration>,
+    pub peak_rss_kib: Option<u64>,
+}
+
+fn delivery_event(credentials: &Credentials) -> Result<Value, Error> {
+    let mut e = rollee_harness::event("webhook")?;
+    let body = json!({"action": "update_user", "data": {"id": Uuid::new_v4()}}).to_string();
+    e["headers"][DEFAULT_HEADER] = credentials.header_value().into();
+    e["body"] = body.into();
+    Ok(e)
+}
+
+/// `inits` cold starts, then `warm` + 1 deliveries in one process, then
+/// `warm` direct sequences of the same calls.
+pub async fn measure(
+    moto: &Moto,
+    table_endpoint: &str,
+    inits: usize,
+    warm: usize,
+    failures: &Failures,
+) -> Result<WebhookResult, Error> {
+    moto.put_secret(SECRET_ID, WEBHOOK_SECRET).await?;
+    let bus = FastBus::start().await?;
+    let credentials = Credentials::derive(WEBHOOK_SECRET).ok_or("a short webhook secret")?;
+    let bus_endpoint = bus.endpoint();
+    let vars = [
+        ("WEBHOOK_SECRET_ID", SECRET_ID),
+        ("WEBHOOK_HEADER", DEFAULT_HEADER),
+        ("WEBHOOK_SIGNATURE", "off"),
+        ("EVENT_BUS_NAME", BUS),
+        ("OWNERSHIP_TABLE", TABLE),
+        ("METRICS_NAMESPACE", "RolleeConnect/bench"),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", table_endpoint),
+        ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+    ];
+    let path = bootstrap();
+    let start = || Bootstrap::start(&path, BINARY, &vars, false);
+
+    let mut init = Vec::with_capacity(inits);
+    for i in 0..inits {
+        let function = start().await?;
+        match function.init(INIT_TIMEOUT).await {
+            Ok(d) => init.push(d),
+            Err(e) => failures.add(format!("webhook init #{i}: {e}")),
+        }
+    }
+
+    let function = start().await?;
+    function.init(INIT_TIMEOUT).await?;
+    let mut timed = Vec::with_capacity(warm + 1);
+    for i in 0..=warm {
+        let e = delivery_event(&credentials)?;
+        let started = Instant::now();
+        let response = function.invoke(&e, Duration::from_secs(30)).await;
+        timed.push(started.elapsed());
+        match response {
+            Ok(r) if r["statusCode"].as_u64() == Some(200) => {}
+            Ok(r) => failures.add(format!("webhook delivery #{i}: {}", r["body"])),
+            Err(e) => failures.add(format!("webhook delivery #{i}: {e}")),
+        }
+    }
+    let first = timed.remove(0);
+    let peak_rss_kib = function.peak_rss_kib();
+
+    // The same calls from here, with the same endpoints.
+    let sdk_config = moto.sdk_config().await?;
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .endpoint_url(table_endpoint)
+        .build();
+    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), TABLE, 0);
+    let events = aws_sdk_eventbridge::config::Builder::from(&sdk_config)
+        .endpoint_url(&bus_endpoint)
+        .build();
+    let events = aws_sdk_eventbridge::Client::from_conf(events);
+    let mut upstream = Vec::with_capacity(warm);
+    for i in 0..warm {
+        let e = delivery_event(&credentials)?;
+        let body = e["body"].as_str().unwrap_or_default().to_owned();
+        let started = Instant::now();
+        let digest = body_digest(body.as_bytes());
+        let done = async {
+            if !matches!(store.claim_delivery(&digest).await?, Claim::Claimed(_)) {
+                return Err::<(), Error>("not claimed".into());
+            }
+            store.owner_of_user(Uuid::new_v4()).await?;
+            let entry = PutEventsRequestEntry::builder()
+                .event_bus_name(BUS)
+                .source("rollee.connect")
+                .detail_type("update_user")
+                .detail(body.clone())
+                .build();
+            events.put_events().entries(entry).send().await?;
+            store.delivery_published(&digest).await?;
+            Ok(())
+        }
+        .await;
+        upstream.push(started.elapsed());
+        if let Err(e) = done {
+            failures.add(format!("webhook upstream #{i}: {e}"));
+        }
+    }
+    function.stop();
+
+    Ok(WebhookResult {
+        size: std::fs::metadata(bootstrap())?.len(),
+        init,
+        first,
+        warm: timed,
+        upstream,
+        peak_rss_kib,
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+impl WebhookResult {
+    pub fn table(&self) -> String {
+        let p = |v: &[Duration], q| {
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                ms(percentile(v, q))
+            }
+        };
+        let (w50, w99, u50, u99) = (
+            p(&self.warm, 0.5),
+            p(&self.warm, 0.99),
+            p(&self.upstream, 0.5),
+            p(&self.upstream, 0.99),
+        );
+        format!(
+            "webhook function (table and EventBridge: in-process stand-ins)\n\
+             | binary | init p50 | first delivery | warm p50 / p99 | same calls direct p50 / p99 | overhead p50 / p99 | peak RSS |\n\
+             |---|---|---|---|---|---|---|\n\
+             | {:.2} MB | {:.1} ms | {:.2} ms | {w50:.2} / {w99:.2} ms | {u50:.2} / {u99:.2} ms | {:.2} / {:.2} ms | {} |\n",
+            self.size as f64 / 1_000_000.0,
+            p(&self.init, 0.5),
+            ms(self.first),
+            w50 - u50,
+            w99 - u99,
+            self.peak_rss_kib
+                .map_or("?".to_owned(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
+        )
+    }
+
+    pub fn json(&self) -> Value {
+        let p = |v: &[Duration], q| (!v.is_empty()).then(|| ms(percentile(v, q)));
+        json!({
+            "binary_bytes": self.size,
+            "init_ms": {"p50": p(&self.init, 0.5), "samples": self.init.len()},
+            "first_delivery_ms": ms(self.first),
+            "warm_ms": {"p50": p(&self.warm, 0.5), "p99": p(&self.warm, 0.99), "samples": self.warm.len()},
+            "upstream_ms": {"p50": p(&self.upstream, 0.5), "p99": p(&self.upstream, 0.99), "samples": self.upstream.len()},
+            "peak_rss_kib": self.peak_rss_kib,
+        })
+    }
+}
