@@ -13,7 +13,7 @@ pub struct StoreError(pub(super) String);
 
 /// A conditional write refused because its condition did not hold: an
 /// answer, not a failure of the table.
-pub(super) fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
@@ -64,6 +64,20 @@ where
         };
         metrics::table_call(operation, outcome, started.elapsed());
         result
+    }
+}
+
+/// A conditional write's result: `true` done, `false` refused because its
+/// condition did not hold (an answer), or the table's failure.
+pub(super) fn held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{Store, StoreError, TTL, condition_failed, measured, n, now, s, store_error, text};
+use super::{Store, StoreError, TTL, held, measured, n, now, s, store_error, text};
 
 /// How long a delivery is remembered: beyond Rollee's three days of retries.
 pub const DELIVERY_MEMORY: Duration = Duration::from_secs(4 * 86_400);
@@ -57,18 +57,15 @@ impl Store {
             .expression_attribute_values(":claimed", s("claimed"))
             .expression_attribute_values(":now", n(now));
         let result = measured("PutItem", request.send()).await;
-        match result {
-            Ok(_) => Ok(Claim::Claimed(claim)),
-            Err(e) if condition_failed(&e) => {
-                let item = self.get(key(digest)).await?;
-                Ok(match item.as_ref().and_then(|item| text(item, "state")) {
-                    Some("published") => Claim::Published,
-                    // Lapsed or gone between the two calls: a retry claims it.
-                    _ => Claim::InProgress,
-                })
-            }
-            Err(e) => Err(store_error(e)),
+        if held(result)? {
+            return Ok(Claim::Claimed(claim));
         }
+        let item = self.get(key(digest)).await?;
+        Ok(match item.as_ref().and_then(|item| text(item, "state")) {
+            Some("published") => Claim::Published,
+            // Lapsed or gone between the two calls: a retry claims it.
+            _ => Claim::InProgress,
+        })
     }
 
     /// Marks a claimed delivery as published.
@@ -100,10 +97,7 @@ impl Store {
             .expression_attribute_values(":claimed", s("claimed"))
             .expression_attribute_values(":mine", s(claim.to_string()));
         let result = measured("DeleteItem", request.send()).await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(store_error(e)),
-        }
+        // Refused: published, or another request's claim now.
+        held(result).map(drop)
     }
 }

@@ -25,7 +25,7 @@ use uuid::Uuid;
 mod calls;
 pub mod delivery;
 pub use calls::StoreError;
-use calls::{condition_failed, measured, store_error};
+use calls::{held, measured, store_error};
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).
@@ -172,11 +172,7 @@ impl Store {
                 .send(),
         )
         .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(store_error(e)),
-        }
+        held(result)
     }
 
     /// Gives up `claim` (Rollee definitely created no user): the caller's next
@@ -193,12 +189,8 @@ impl Store {
                 .send(),
         )
         .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Taken over after its lease: nothing of ours to release.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(store_error(e)),
-        }
+        // Refused: taken over after its lease, nothing of ours to release.
+        held(result).map(drop)
     }
 
     /// Records, in one transaction, that `sub` owns the Rollee user it just
@@ -260,12 +252,8 @@ impl Store {
                 .send(),
         )
         .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The caller already has a user (or is creating one): keep it.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(store_error(e)),
-        }
+        // Refused: the caller already has a user (or is creating one): keep it.
+        held(result).map(drop)
     }
 
     /// Forgets that `sub` owns `user_id` (Rollee no longer knows the user), so
@@ -282,11 +270,7 @@ impl Store {
                 .send(),
         )
         .await;
-        match result {
-            Ok(_) => {}
-            Err(e) if condition_failed(&e) => {}
-            Err(e) => return Err(store_error(e)),
-        }
+        held(result)?;
         measured(
             "DeleteItem",
             self.client
@@ -366,11 +350,11 @@ impl Store {
                 .send(),
         )
         .await;
-        match result {
-            Ok(_) => Ok(Ok(())),
-            Err(e) if condition_failed(&e) => Ok(Err(60 - now % 60)),
-            Err(e) => Err(store_error(e)),
-        }
+        Ok(if held(result)? {
+            Ok(())
+        } else {
+            Err(60 - now % 60)
+        })
     }
 }
 
