@@ -302,3 +302,88 @@ async fn every_line_is_json_with_its_request_id_metrics_keep_the_rules_and_the_r
     }
     assert_no_leaks();
 }
+
+/// The text of every Rust file of the functions and the library they share,
+/// whitespace collapsed.
+fn code_text() -> String {
+    fn collect(dir: &std::path::Path, text: &mut String) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    collect(&path, text);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(&std::fs::read_to_string(&path).unwrap());
+                text.push('\n');
+            }
+        }
+    }
+    let mut text = String::new();
+    collect(&root().join("shared/src"), &mut text);
+    collect(&root().join("functions"), &mut text);
+    collapse(&text)
+}
+
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What the runbook quotes from log lines: its italic phrases (`*…*`, the
+/// runbook's convention for them; `…` stands for what the line fills in)
+/// and the values its queries compare `fields.*` with.
+fn runbook_log_phrases() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("docs/runbook.md")).unwrap();
+    let mut phrases = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let star = |i: usize| chars.get(i) == Some(&'*');
+    let mut i = 0;
+    while i < chars.len() {
+        // A single `*` opens an italic (`**` is bold).
+        if star(i) && !star(i + 1) && (i == 0 || !star(i - 1)) {
+            if let Some(len) = chars[i + 1..].iter().position(|c| *c == '*')
+                && !star(i + 2 + len)
+            {
+                let phrase: String = chars[i + 1..i + 1 + len].iter().collect();
+                phrases.extend(phrase.split('…').map(collapse).filter(|p| !p.is_empty()));
+                i += len + 2;
+                continue;
+            }
+        } else if star(i) {
+            while star(i) {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+    }
+    for query in text.split("```logs-insights\n").skip(1) {
+        let query = query.split("```").next().unwrap();
+        for part in query.split("`fields.").skip(1) {
+            if let Some(value) = part
+                .split_once('`')
+                .and_then(|(_, rest)| rest.strip_prefix(" = \""))
+                .and_then(|rest| rest.split_once('"'))
+            {
+                phrases.push(value.0.to_owned());
+            }
+        }
+    }
+    phrases
+}
+
+#[test]
+fn every_phrase_the_runbook_quotes_from_a_log_line_is_one_the_code_writes() {
+    let code = code_text();
+    let phrases = runbook_log_phrases();
+    assert!(phrases.len() >= 15, "{phrases:?}");
+    let missing: Vec<&String> = phrases.iter().filter(|p| !code.contains(*p)).collect();
+    assert!(
+        missing.is_empty(),
+        "the runbook quotes what no line says: {missing:?}"
+    );
+}
