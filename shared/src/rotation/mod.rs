@@ -122,6 +122,10 @@ pub enum RotationError {
     NotLater { current: String, new: String },
     #[error("Rollee's token refresh gave a JWT that expired at {0}: not stored")]
     Expired(String),
+    #[error(
+        "Rollee's token refresh gave a JWT without a readable expiry (exp), while the current one expires {current}: not stored"
+    )]
+    NoExpiry { current: String },
     #[error("Rollee rejected the pending JWT (401): not promoted")]
     Rejected,
     #[error("the pending JWT could not be tested, so it is not promoted: {0}")]
@@ -242,11 +246,19 @@ fn check_version(
 }
 
 /// A refreshed JWT must not be expired, and must expire later than the one it
-/// replaces (when both carry an `exp`): anything else is no renewal.
+/// replaces: anything else is no renewal. When the current JWT has an `exp`,
+/// a new one without a readable `exp` (or no JWT at all) is refused too: it
+/// might expire sooner, and nothing would warn before it did. Only when the
+/// current JWT has none is there nothing to compare.
 fn check_renewal(current: &Jwt, fresh: &Jwt, now: OffsetDateTime) -> Result<(), RotationError> {
     let format = |at: OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
     let Some(new) = fresh.expires_at() else {
-        return Ok(());
+        return match current.expires_at() {
+            Some(old) => Err(RotationError::NoExpiry {
+                current: format(old),
+            }),
+            None => Ok(()),
+        };
     };
     if new <= now {
         return Err(RotationError::Expired(format(new)));
@@ -343,14 +355,25 @@ mod tests {
     const AWSPREVIOUS_FOR_TEST: &str = "AWSPREVIOUS";
 
     #[test]
-    fn a_renewal_must_expire_later_than_the_current_jwt_when_both_say() {
+    fn a_renewal_must_expire_later_than_the_current_jwt_and_say_so_when_it_does() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let day = 86_400;
         let t = |d: i64| Some(1_800_000_000 + d * day);
-        // Later: fine. No exp on either side: nothing to compare.
-        for (current, fresh) in [(t(5), t(30)), (None, t(30)), (t(5), None), (None, None)] {
+        // Later: fine. The current JWT without exp: nothing to compare.
+        for (current, fresh) in [(t(5), t(30)), (None, t(30)), (None, None)] {
             check_renewal(&jwt(current), &jwt(fresh), now).unwrap();
         }
+        // The current JWT expires, the new one says nothing (or is no JWT
+        // at all): it might expire sooner, so it is not stored.
+        let err = check_renewal(&jwt(t(5)), &jwt(None), now).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Rollee's token refresh gave a JWT without a readable expiry (exp), while the current one expires 2027-01-20T08:00:00Z: not stored"
+        );
+        assert!(matches!(
+            check_renewal(&jwt(t(5)), &Jwt::new("not-a-jwt"), now),
+            Err(RotationError::NoExpiry { .. })
+        ));
         assert!(matches!(
             check_renewal(&jwt(t(30)), &jwt(t(30)), now),
             Err(RotationError::NotLater { .. })
