@@ -117,15 +117,9 @@ impl SecretReader {
             Self::SecretsManager { client, secret_id } => (client, secret_id),
         };
         let (current, created) = Self::version(client, secret_id, "AWSCURRENT").await?;
-        let age = created
-            .map(|at| {
-                aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs() - at.secs()
-            })
-            .and_then(|seconds| u64::try_from(seconds).ok())
-            .map(Duration::from_secs);
-        let grace_left = age.and_then(|age| PREVIOUS_SECRET_GRACE.checked_sub(age));
-        let previous = match grace_left {
-            Some(left) if !left.is_zero() => Self::version(client, secret_id, "AWSPREVIOUS")
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
+        let previous = match grace_left(created.map(|at| at.secs()), now) {
+            Some(left) => Self::version(client, secret_id, "AWSPREVIOUS")
                 .await
                 .ok()
                 .map(|(credentials, _)| (credentials, Instant::now() + left)),
@@ -160,6 +154,17 @@ impl SecretReader {
         })?;
         Ok((credentials, output.created_date().copied()))
     }
+}
+
+/// How much longer the previous value is accepted, given when the current
+/// one was created and the time now (Unix seconds); `None` when not at all.
+/// A creation date ahead of this function's clock (the clocks disagree)
+/// means just created.
+fn grace_left(created: Option<i64>, now: i64) -> Option<Duration> {
+    let age = u64::try_from(now.saturating_sub(created?).max(0)).ok()?;
+    PREVIOUS_SECRET_GRACE
+        .checked_sub(Duration::from_secs(age))
+        .filter(|left| !left.is_zero())
 }
 
 impl Receiver {
@@ -498,4 +503,35 @@ fn bus_unavailable(cause: impl ToString) -> ApiError {
         "The event could not be published; deliver it again.",
     )
     .with_cause(cause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_previous_value_is_accepted_for_the_grace_after_the_current_one_was_created() {
+        let grace = PREVIOUS_SECRET_GRACE.as_secs() as i64;
+        let now = 1_800_000_000;
+        for (created, left) in [
+            // Just created, a minute ago, a second before the end, at the end, long ago.
+            (Some(now), Some(grace)),
+            (Some(now - 60), Some(grace - 60)),
+            (Some(now - grace + 1), Some(1)),
+            (Some(now - grace), None),
+            (Some(now - 86_400), None),
+            // No creation date: no grace.
+            (None, None),
+            // Created "in the future": the function's clock is behind
+            // Secrets Manager's. That is just created, not never.
+            (Some(now + 5), Some(grace)),
+            (Some(now + 3_600), Some(grace)),
+        ] {
+            assert_eq!(
+                grace_left(created, now),
+                left.map(|s| Duration::from_secs(s as u64)),
+                "created {created:?}"
+            );
+        }
+    }
 }
