@@ -451,3 +451,86 @@ fn the_refresh_path_parameter_accepts_what_the_code_accepts_production_by_defaul
         assert_eq!(config.refresh_url.path(), path);
     }
 }
+
+/// Which of `values` the pattern matches as a whole, as CloudFormation
+/// applies a parameter's `AllowedPattern` (a Java regular expression; the
+/// constructs used here, an inline `(?i)` and lookaheads, mean the same in
+/// Python's `re`, which the Rust `regex` crate cannot run).
+fn matched_by(pattern: &str, values: &[String]) -> Vec<bool> {
+    let script = "import json, re, sys\n\
+        p, values = json.load(sys.stdin)\n\
+        print(json.dumps([re.fullmatch(p, v) is not None for v in values]))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let input = serde_json::to_vec(&(pattern, values)).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_webhook_header_parameter_refuses_every_name_the_function_refuses_at_start() {
+    let t = template();
+    let p = &t["Parameters"]["WebhookHeader"];
+    let pattern = p["AllowedPattern"].as_str().unwrap();
+    let names: Vec<String> = [
+        "x-rollee-webhook-token",
+        "X-Rollee-Webhook-Token",
+        "my-header",
+        "a",
+        "hosts",
+        "x-rollee-signature",
+        "authorization",
+        "Authorization",
+        "AUTHORIZATION",
+        "content-type",
+        "Content-Length",
+        "host",
+        "Cookie",
+        "user-agent",
+        "x-signature",
+        "X-Signature",
+        "x-amz-date",
+        "X-Amz-Security-Token",
+        "x-amzn-trace-id",
+        "x-forwarded-for",
+        "X-Forwarded-Proto",
+        "",
+        "bad_name",
+        "x amz",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(["h".repeat(64), "h".repeat(65)])
+    .collect();
+    let by_template = matched_by(pattern, &names);
+    for (name, template_accepts) in names.iter().zip(by_template) {
+        let function_accepts = rollee_shared::webhook::config::WebhookConfig::from_lookup(|var| {
+            match var {
+                "WEBHOOK_HEADER" => Some(name.clone()),
+                "WEBHOOK_SECRET" => Some("0123456789abcdef0123456789abcdef".to_owned()),
+                "EVENT_BUS_NAME" => Some("bus".to_owned()),
+                "OWNERSHIP_TABLE" => Some("table".to_owned()),
+                _ => None,
+            }
+        })
+        .is_ok();
+        assert_eq!(
+            template_accepts, function_accepts,
+            "{name:?}: the template {} it, the function {} it",
+            if template_accepts { "accepts" } else { "refuses" },
+            if function_accepts { "accepts" } else { "refuses" },
+        );
+    }
+    assert!(
+        p["ConstraintDescription"]
+            .as_str()
+            .unwrap()
+            .contains("authorization")
+    );
+}
