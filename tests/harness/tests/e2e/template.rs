@@ -77,6 +77,47 @@ fn the_only_iam_resources_are_the_functions_roles() {
     assert_eq!(iam, roles);
 }
 
+/// The prefixes of the ownership table's keys, as the code writes them.
+const KEY_PREFIXES: [&str; 5] = ["caller", "delivery", "quota", "session", "user"];
+
+#[test]
+fn the_roles_key_prefixes_are_the_ones_the_store_writes() {
+    let mut written = BTreeSet::new();
+    for file in ["mod.rs", "delivery.rs"] {
+        let code =
+            std::fs::read_to_string(crate::support::root().join("shared/src/store").join(file))
+                .unwrap();
+        for part in code.split("format!(\"").skip(1) {
+            if let Some((prefix, _)) = part.split_once('#') {
+                written.insert(prefix.to_owned());
+            }
+        }
+    }
+    assert_eq!(written, BTreeSet::from(KEY_PREFIXES.map(str::to_owned)));
+    // Every statement on the table names prefixes, and only these.
+    let t = template();
+    let mut granted = BTreeSet::new();
+    for (id, properties, _) in functions(&t) {
+        let role = role_of(&id, &properties);
+        let document = &t["Resources"][role.as_str()]["Properties"]["Policies"][0]["PolicyDocument"];
+        for statement in document["Statement"].as_sequence().unwrap() {
+            if short_form(&statement["Resource"]) != "!GetAtt OwnershipTable.Arn" {
+                continue;
+            }
+            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let keys = keys
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{role}: a table statement without LeadingKeys"));
+            for key in keys {
+                let prefix = key.as_str().unwrap().strip_suffix("#*").unwrap();
+                assert!(KEY_PREFIXES.contains(&prefix), "{role}: {prefix}");
+                granted.insert(prefix.to_owned());
+            }
+        }
+    }
+    assert_eq!(granted, written);
+}
+
 #[test]
 fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_kms_when_a_key_is_given()
  {
@@ -103,9 +144,11 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
         assert_eq!(document["Version"].as_str(), Some("2012-10-17"));
         // No wildcard action or resource, in any branch.
         let written = serde_norway::to_string(&document["Statement"]).unwrap();
-        // (The webhook role's key prefixes in `dynamodb:LeadingKeys` are
-        // patterns on items' keys, not wildcards on actions or resources.)
-        let written = written.replace("delivery#*", "").replace("user#*", "");
+        // (The key prefixes in `dynamodb:LeadingKeys` are patterns on
+        // items' keys, not wildcards on actions or resources.)
+        let written = KEY_PREFIXES
+            .iter()
+            .fold(written, |w, prefix| w.replace(&format!("{prefix}#*"), ""));
         assert!(!written.contains('*'), "{role}: {written}");
 
         let logs = format!(
@@ -115,7 +158,9 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
               Resource: !GetAtt {log_group}.Arn
             "#
         );
-        let serving = |table_actions: &str| {
+        // Each serving function's table actions, on the items whose keys
+        // start with the prefixes it uses, never the webhook's deliveries.
+        let serving = |table_actions: &str, prefixes: &str| {
             format!(
                 r#"{logs}
             - Effect: Allow
@@ -124,6 +169,9 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
             - Effect: Allow
               Action: {table_actions}
               Resource: !GetAtt OwnershipTable.Arn
+              Condition:
+                ForAllValues:StringLike:
+                  dynamodb:LeadingKeys: {prefixes}
             "#
             )
         };
@@ -132,11 +180,24 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
             "CreateUserFunction" => (
                 serving(
                     "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
+                    r#"["caller#*", "quota#*", "session#*", "user#*"]"#,
                 ),
                 "kms:Decrypt",
             ),
-            "NewSessionFunction" | "RefreshUrlFunction" => (
-                serving("[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]"),
+            // The user's owner, adopting a user created before the table.
+            "NewSessionFunction" => (
+                serving(
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+                    r#"["caller#*", "quota#*", "session#*", "user#*"]"#,
+                ),
+                "kms:Decrypt",
+            ),
+            // Sessions and the quota only.
+            "RefreshUrlFunction" => (
+                serving(
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+                    r#"["quota#*", "session#*"]"#,
+                ),
                 "kms:Decrypt",
             ),
             // The rotation: read, describe, write a version, move its labels;
@@ -419,6 +480,7 @@ fn the_jwt_is_rotated_on_a_schedule_by_the_rotation_function_unless_switched_off
             FunctionName: !GetAtt RotateTokenFunction.Arn
             Principal: secretsmanager.amazonaws.com
             SourceAccount: !Ref AWS::AccountId
+            SourceArn: !Ref RolleeSecretArn
             "#
         )
     );
