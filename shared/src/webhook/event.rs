@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::flow::OWNER_KEY;
@@ -92,6 +94,31 @@ impl Event {
             }
         }
         removed
+    }
+
+    /// When the event happened, where the body says: a `timestamp` at the
+    /// top or under `data`, as Rollee's Connect-page events carry it [I]
+    /// (RFC 3339, or a Unix time in seconds or, above 10^11, milliseconds:
+    /// its format is not published [?]). `created_at` is not read: in user
+    /// and account events it dates the user or the account [C]/[I], not the
+    /// delivery. Anything unreadable is no date.
+    pub fn dated_at(&self) -> Option<OffsetDateTime> {
+        let at = self
+            .body
+            .get("timestamp")
+            .or_else(|| self.body.get("data")?.get("timestamp"))?;
+        match at {
+            Value::String(text) => OffsetDateTime::parse(text, &Rfc3339).ok(),
+            Value::Number(number) => {
+                let n = number.as_f64()?;
+                let seconds = if n.abs() >= 1e11 { n / 1000.0 } else { n };
+                if !seconds.is_finite() || seconds.abs() > 1e12 {
+                    return None;
+                }
+                OffsetDateTime::from_unix_timestamp(seconds as i64).ok()
+            }
+            _ => None,
+        }
     }
 
     /// The owner this server wrote into a user's metadata when it created it
@@ -266,6 +293,43 @@ mod tests {
             ["data.user.link", "data.users.0.session", "session"]
         );
         assert!(!serde_json::to_string(&deep.body).unwrap().contains("\"s\""));
+    }
+
+    #[test]
+    fn an_events_date_is_its_timestamp_in_any_of_the_forms_it_may_take() {
+        let at = |body: &str| {
+            parse(body.as_bytes())
+                .unwrap()
+                .dated_at()
+                .map(|t| t.unix_timestamp())
+        };
+        let t = 1_780_000_000;
+        assert_eq!(
+            at(r#"{"action":"x","timestamp":"2026-05-28T20:26:40Z"}"#),
+            Some(t)
+        );
+        assert_eq!(
+            at(r#"{"action":"x","timestamp":"2026-05-28T20:26:40.123456789Z"}"#),
+            Some(t)
+        );
+        assert_eq!(at(r#"{"action":"x","timestamp":1780000000}"#), Some(t));
+        assert_eq!(at(r#"{"action":"x","timestamp":1780000000.5}"#), Some(t));
+        assert_eq!(at(r#"{"action":"x","timestamp":1780000000123}"#), Some(t));
+        assert_eq!(
+            at(r#"{"action":"x","data":{"timestamp":"2026-05-28T20:26:40Z"}}"#),
+            Some(t)
+        );
+        for none in [
+            r#"{"action":"x"}"#,
+            r#"{"action":"x","timestamp":"yesterday"}"#,
+            r#"{"action":"x","timestamp":null}"#,
+            r#"{"action":"x","timestamp":1e300}"#,
+            r#"{"action":"x","timestamp":-1e300}"#,
+            r#"{"action":"x","data":"2026-05-28T20:26:40Z"}"#,
+            r#"{"action":"x","data":{"created_at":"2026-05-28T20:26:40Z"}}"#,
+        ] {
+            assert_eq!(at(none), None, "{none}");
+        }
     }
 
     #[test]

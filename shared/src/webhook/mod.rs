@@ -29,7 +29,7 @@ use crate::app::json;
 use crate::metrics::WebhookOutcome;
 use crate::problem::{ApiError, Problem};
 use crate::store::Store;
-use crate::store::delivery::Claim;
+use crate::store::delivery::{Claim, DELIVERY_MEMORY};
 use auth::{Credentials, Keys, PREVIOUS_SECRET_GRACE, Rejection, Verifier};
 use config::{SecretOrigin, WebhookConfig};
 use event::{Detail, MAX_WEBHOOK_BODY, Owner};
@@ -39,8 +39,12 @@ const MAX_ENTRY_BYTES: usize = 250 * 1024;
 /// The `source` of every event this server puts on the bus.
 pub const EVENT_SOURCE: &str = "rollee.connect";
 /// A delivery with a wrong header or signature makes the process re-read
-/// the secret (it may have been rotated) at most this often.
-pub const SECRET_REREAD_PACE: Duration = Duration::from_secs(30);
+/// the secret (it may have been rotated), unless a re-read it asked for
+/// ended less than this long ago: a caller without the secret can make each
+/// warm process read it at most once per pace (two `GetSecretValue` calls
+/// during a grace), and Rollee's first delivery with a new value waits at
+/// most this long after a refusal.
+pub const SECRET_REREAD_PACE: Duration = Duration::from_secs(2);
 /// The secret is also re-read when the last read is older than this, so that
 /// a rotation reaches every warm process, and a replaced value's grace
 /// ([`PREVIOUS_SECRET_GRACE`]) ends in each.
@@ -63,14 +67,25 @@ pub struct Receiver {
     signature: Option<auth::SignatureEncoding>,
     /// The last read of the secret, and the last one a refusal asked for.
     reads: Mutex<Reads>,
+    /// Held while a refusal re-reads the secret: the refusals that arrive
+    /// meanwhile wait for that read instead of making their own.
+    rereading: tokio::sync::Mutex<()>,
     store: Store,
     events: aws_sdk_eventbridge::Client,
     bus: String,
 }
 
 struct Reads {
+    /// When the last read started (at start: when the function started).
     last: Instant,
+    /// When the last read a refusal asked for ended.
     after_refusal: Option<Instant>,
+}
+
+/// Whether a refusal may re-read the secret: not while the last re-read a
+/// refusal asked for ended less than [`SECRET_REREAD_PACE`] ago.
+fn refusal_may_reread(after_refusal: Option<Instant>, now: Instant) -> bool {
+    after_refusal.is_none_or(|ended| now.saturating_duration_since(ended) >= SECRET_REREAD_PACE)
 }
 
 impl std::fmt::Debug for Receiver {
@@ -196,6 +211,7 @@ impl Receiver {
                 last: Instant::now(),
                 after_refusal: None,
             }),
+            rereading: tokio::sync::Mutex::new(()),
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(sdk_config),
                 config.table.clone(),
@@ -220,28 +236,40 @@ impl Receiver {
     }
 
     /// Checks the delivery: against the secret as last read, re-read first
-    /// when older than [`SECRET_MAX_AGE`], and once more (paced) after a
-    /// refusal a rotation could explain.
+    /// when older than [`SECRET_MAX_AGE`], and once more after a refusal a
+    /// rotation could explain: at once, unless a read that ended after the
+    /// refusal already answers it or the last such re-read ended less than
+    /// [`SECRET_REREAD_PACE`] ago.
     async fn authenticate(&self, request: &Request, body: &[u8]) -> Result<(), Rejection> {
         if self.due(|reads| reads.last.elapsed() >= SECRET_MAX_AGE) {
             self.reread().await;
         }
+        let refused_at = Instant::now();
         let Err(rejection) = self.verifier().verify(request.headers(), body) else {
             return Ok(());
         };
-        let paced = |reads: &mut Reads| {
-            let due = reads
-                .after_refusal
-                .is_none_or(|at| at.elapsed() >= SECRET_REREAD_PACE);
-            if due {
-                reads.after_refusal = Some(Instant::now());
-            }
-            due
-        };
-        if !rejection.may_be_rotation() || !self.due(paced) {
+        if !rejection.may_be_rotation() || matches!(self.secret, SecretReader::Fixed(_)) {
             return Err(rejection);
         }
-        self.reread().await;
+        let _one_at_a_time = self.rereading.lock().await;
+        let (read_since, may_reread) = {
+            let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                reads.last > refused_at,
+                refusal_may_reread(reads.after_refusal, Instant::now()),
+            )
+        };
+        if !read_since {
+            if !may_reread {
+                return Err(rejection);
+            }
+            self.due(|_| true);
+            self.reread().await;
+            self.reads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .after_refusal = Some(Instant::now());
+        }
         self.verifier().verify(request.headers(), body)
     }
 
@@ -405,6 +433,20 @@ async fn receive(
         return Err(ApiError::too_large(MAX_WEBHOOK_BODY));
     }
     let event = event::parse(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // A delivery older than its record is kept could be a captured one
+    // replayed: refused where its own date says so.
+    if let Some(at) = event.dated_at()
+        && (time::OffsetDateTime::now_utc() - at).whole_seconds() > DELIVERY_MEMORY.as_secs() as i64
+    {
+        tracing::warn!(
+            reason = "the delivery is dated before the replay window",
+            "webhook refused"
+        );
+        return Err(ApiError::bad_request(format!(
+            "The delivery is dated more than {} days ago: it is not published.",
+            DELIVERY_MEMORY.as_secs() / 86_400
+        )));
+    }
     let digest = auth::body_digest(body);
     let action = event.action.clone();
     let action = action.as_str();
@@ -508,6 +550,26 @@ fn bus_unavailable(cause: impl ToString) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_rereads_unless_the_last_reread_it_asked_for_ended_within_the_pace() {
+        let now = Instant::now() + Duration::from_secs(60);
+        let ago = |ms: u64| Some(now - Duration::from_millis(ms));
+        let pace = SECRET_REREAD_PACE.as_millis() as u64;
+        for (after_refusal, due) in [
+            (None, true),
+            (ago(0), false),
+            (ago(pace - 1), false),
+            (ago(pace), true),
+            (ago(30_000), true),
+        ] {
+            assert_eq!(
+                refusal_may_reread(after_refusal, now),
+                due,
+                "{after_refusal:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_previous_value_is_accepted_for_the_grace_after_the_current_one_was_created() {

@@ -99,7 +99,8 @@ fn the_roles_key_prefixes_are_the_ones_the_store_writes() {
     let mut granted = BTreeSet::new();
     for (id, properties, _) in functions(&t) {
         let role = role_of(&id, &properties);
-        let document = &t["Resources"][role.as_str()]["Properties"]["Policies"][0]["PolicyDocument"];
+        let document =
+            &t["Resources"][role.as_str()]["Properties"]["Policies"][0]["PolicyDocument"];
         for statement in document["Statement"].as_sequence().unwrap() {
             if short_form(&statement["Resource"]) != "!GetAtt OwnershipTable.Arn" {
                 continue;
@@ -572,21 +573,29 @@ fn the_webhook_header_parameter_refuses_every_name_the_function_refuses_at_start
     .collect();
     let by_template = matched_by(pattern, &names);
     for (name, template_accepts) in names.iter().zip(by_template) {
-        let function_accepts = rollee_shared::webhook::config::WebhookConfig::from_lookup(|var| {
-            match var {
+        let function_accepts =
+            rollee_shared::webhook::config::WebhookConfig::from_lookup(|var| match var {
                 "WEBHOOK_HEADER" => Some(name.clone()),
                 "WEBHOOK_SECRET" => Some("0123456789abcdef0123456789abcdef".to_owned()),
                 "EVENT_BUS_NAME" => Some("bus".to_owned()),
                 "OWNERSHIP_TABLE" => Some("table".to_owned()),
                 _ => None,
-            }
-        })
-        .is_ok();
+            })
+            .is_ok();
         assert_eq!(
-            template_accepts, function_accepts,
+            template_accepts,
+            function_accepts,
             "{name:?}: the template {} it, the function {} it",
-            if template_accepts { "accepts" } else { "refuses" },
-            if function_accepts { "accepts" } else { "refuses" },
+            if template_accepts {
+                "accepts"
+            } else {
+                "refuses"
+            },
+            if function_accepts {
+                "accepts"
+            } else {
+                "refuses"
+            },
         );
     }
     assert!(

@@ -447,3 +447,97 @@ async fn a_claim_is_released_only_by_the_request_that_holds_it() {
         Claim::Published
     );
 }
+
+#[tokio::test]
+async fn a_delivery_dated_beyond_the_replay_window_is_refused_and_records_outlive_the_window() {
+    let table = local_table().await;
+    let (setup, bus) = setup_on(&[], true, table.clone()).await;
+    let bus = bus.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let days_ago = |days: i64| now - time::Duration::days(days);
+    let rfc3339 = |at: time::OffsetDateTime| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let old = days_ago(40);
+    // A captured delivery replayed after its record expired: its own date
+    // gives it away, wherever Rollee's Connect events put it [I].
+    for body in [
+        json!({"action": "update_user", "timestamp": rfc3339(old)}),
+        json!({"action": "update_user", "timestamp": old.unix_timestamp()}),
+        json!({"action": "update_user", "timestamp": old.unix_timestamp() * 1000}),
+        json!({"action": "screen_viewed", "data": {"timestamp": rfc3339(old)}}),
+    ] {
+        let a = deliver_ok(&setup, &body.to_string()).await;
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        assert!(a.str("detail").contains("days"), "{}", a.body);
+    }
+    nothing_more(&bus).await;
+    // Recent, or undated, or a date that is no date: published.
+    for body in [
+        json!({"action": "update_user", "timestamp": rfc3339(days_ago(1))}),
+        json!({"action": "update_user", "timestamp": rfc3339(days_ago(34))}),
+        json!({"action": "update_user", "data": {"created_at": rfc3339(days_ago(400))}}),
+        json!({"action": "update_user", "timestamp": "yesterday"}),
+    ] {
+        let a = deliver_ok(&setup, &body.to_string()).await;
+        assert_eq!(a.status, 200, "{body}: {}", a.body);
+    }
+    assert_eq!(bus.wait_for(4, WAIT).await.unwrap().len(), 4);
+    // Each delivery is remembered for the whole window, so that a replay
+    // within it is a duplicate and one after it is dated out.
+    let body = user_event("update_user", Uuid::new_v4());
+    let a = deliver_ok(&setup, &body).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&shared_moto().sdk_config().await.unwrap());
+    let item = dynamo
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "delivery#{}",
+                a.str("delivery_id")
+            )),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ttl: i64 = item.item().unwrap()[rollee_shared::store::TTL]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let remembered = ttl - time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        remembered >= 35 * 86_400 - 60,
+        "remembered for {remembered} s"
+    );
+}
+
+#[tokio::test]
+async fn after_a_refusal_a_new_secret_value_is_accepted_within_seconds() {
+    let secret_id = format!("webhook-{}", Uuid::new_v4().simple());
+    shared_moto().put_secret(&secret_id, SECRET).await.unwrap();
+    let (setup, bus) = setup(&[("WEBHOOK_SECRET_ID", &secret_id)], true).await;
+    let bus = bus.unwrap();
+    // A scanner's wrong value: refused, and the secret re-read (no change).
+    let junk = Credentials::derive(&format!("{SECRET}-a-scanner-guessing")).unwrap();
+    let body = user_event("update_user", Uuid::new_v4());
+    let a = deliver(&setup, &[(DEFAULT_HEADER, junk.header_value())], &body).await;
+    assert_eq!(a.status, 401);
+    // The secret is replaced and Rollee registered with the new value.
+    let rotated = format!("{SECRET}-rotated-after-a-refusal");
+    watch(rotated.clone());
+    shared_moto()
+        .put_secret(&secret_id, &rotated)
+        .await
+        .unwrap();
+    let new = Credentials::derive(&rotated).unwrap();
+    watch(new.header_value());
+    // The README's promise: a value it does not know makes a function
+    // re-read the secret at once, at most every 2 seconds.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let a = deliver(&setup, &[(DEFAULT_HEADER, new.header_value())], &body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(bus.wait_for(1, WAIT).await.unwrap().len(), 1);
+}
