@@ -59,41 +59,24 @@ impl Event {
     /// sits in the body (a User carries its session UUID in `session` and in
     /// `link`, the Connect URL [C]; where else Rollee may nest a User is not
     /// published): the event bus's consumers, and any log group a rule sends
-    /// events to, must never hold a session token. Returns the paths removed.
-    pub fn redact(&mut self) -> Vec<String> {
-        fn walk(value: &mut Value, path: &str, removed: &mut Vec<String>) {
-            match value {
-                Value::Object(map) => {
-                    for field in SESSION_FIELDS {
-                        if map.remove(field).is_some() {
-                            removed.push(format!("{path}{field}"));
-                        }
-                    }
-                    for (key, inner) in map.iter_mut() {
-                        walk(inner, &format!("{path}{key}."), removed);
-                    }
-                }
-                Value::Array(items) => {
-                    for (i, inner) in items.iter_mut().enumerate() {
-                        walk(inner, &format!("{path}{i}."), removed);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut removed = Vec::new();
-        for (key, value) in self.body.iter_mut() {
-            if SESSION_FIELDS.contains(&key.as_str()) {
-                continue;
-            }
-            walk(value, &format!("{key}."), &mut removed);
-        }
+    /// events to, must never hold a session token. Returns where they were:
+    /// the first [`MAX_REDACTED_PATHS`] paths, each cut to
+    /// [`MAX_REDACTED_PATH_LEN`] bytes, and how many fields were removed.
+    ///
+    /// The work is one pass over the body, and what it allocates is bounded
+    /// whatever the body's shape: a path is written only for a field that is
+    /// listed, from the keys on the way down (never copied per level).
+    pub fn redact(&mut self) -> Redacted {
+        let mut redacted = Redacted::default();
         for field in SESSION_FIELDS {
             if self.body.remove(field).is_some() {
-                removed.push(field.to_owned());
+                redacted.record(&Step::Key(None, field));
             }
         }
-        removed
+        for (key, value) in self.body.iter_mut() {
+            walk(value, &Step::Key(None, key), &mut redacted);
+        }
+        redacted
     }
 
     /// When the event happened, where the body says: a `timestamp` at the
@@ -137,6 +120,97 @@ impl Event {
             .get(OWNER_KEY)?
             .as_str()
             .filter(|sub| !sub.is_empty() && sub.len() <= 256 && !sub.chars().any(char::is_control))
+    }
+}
+
+/// At most this many paths are listed in [`Detail::redacted`].
+pub const MAX_REDACTED_PATHS: usize = 16;
+/// A listed path longer than this is cut (at a character boundary) and ends with `…`.
+pub const MAX_REDACTED_PATH_LEN: usize = 256;
+
+/// Where session fields were removed from a body.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Redacted {
+    /// The first [`MAX_REDACTED_PATHS`] paths, e.g. `data.session`.
+    pub paths: Vec<String>,
+    /// How many fields were removed in all.
+    pub count: usize,
+}
+
+impl Redacted {
+    fn record(&mut self, step: &Step<'_>) {
+        self.count += 1;
+        if self.paths.len() < MAX_REDACTED_PATHS {
+            self.paths.push(step.path());
+        }
+    }
+}
+
+/// One step of the way from the body's top to a value: the steps are on
+/// the call stack of the walk, each pointing at the one above it.
+enum Step<'a> {
+    /// A field of the object above, or (`None`) of the body itself.
+    Key(Option<&'a Step<'a>>, &'a str),
+    Index(&'a Step<'a>, usize),
+}
+
+impl Step<'_> {
+    /// `data.users.0.session`, at most [`MAX_REDACTED_PATH_LEN`] bytes.
+    fn path(&self) -> String {
+        let mut steps = Vec::new();
+        let mut step = Some(self);
+        while let Some(s) = step {
+            steps.push(s);
+            step = match s {
+                Step::Key(up, _) => *up,
+                Step::Index(up, _) => Some(*up),
+            };
+        }
+        let mut path = String::new();
+        for (i, step) in steps.iter().rev().enumerate() {
+            if i > 0 {
+                path.push('.');
+            }
+            match step {
+                Step::Key(_, key) => path.push_str(key),
+                Step::Index(_, index) => path.push_str(&index.to_string()),
+            }
+            if path.len() > MAX_REDACTED_PATH_LEN {
+                break;
+            }
+        }
+        if path.len() > MAX_REDACTED_PATH_LEN {
+            let mut end = MAX_REDACTED_PATH_LEN - '…'.len_utf8();
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            path.truncate(end);
+            path.push('…');
+        }
+        path
+    }
+}
+
+/// Removes [`SESSION_FIELDS`] from `value` and everything in it; `at` is
+/// where `value` sits. Recursion is bounded by the parser's nesting limit.
+fn walk(value: &mut Value, at: &Step<'_>, redacted: &mut Redacted) {
+    match value {
+        Value::Object(map) => {
+            for field in SESSION_FIELDS {
+                if map.remove(field).is_some() {
+                    redacted.record(&Step::Key(Some(at), field));
+                }
+            }
+            for (key, inner) in map.iter_mut() {
+                walk(inner, &Step::Key(Some(at), key), redacted);
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter_mut().enumerate() {
+                walk(inner, &Step::Index(at, i), redacted);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -210,9 +284,13 @@ pub struct Detail<'a> {
     pub delivery_id: &'a str,
     /// The webhook's body, unchanged but for [`SESSION_FIELDS`], wherever they were.
     pub webhook: &'a Map<String, Value>,
-    /// Where [`SESSION_FIELDS`] were removed from `webhook` (e.g. `data.session`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub redacted: Vec<String>,
+    /// Where [`SESSION_FIELDS`] were removed from `webhook` (e.g. `data.session`):
+    /// the first [`MAX_REDACTED_PATHS`].
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub redacted: &'a [String],
+    /// How many were removed, when that is more than `redacted` lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_count: Option<usize>,
 }
 
 #[cfg(test)]
@@ -276,23 +354,72 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        assert_eq!(e.redact(), ["data.session", "data.link"]);
+        assert_eq!(e.redact().paths, ["data.session", "data.link"]);
         assert_eq!(e.body["data"], serde_json::json!({"id": USER, "plan": 1}));
-        assert!(e.redact().is_empty());
+        assert_eq!(e.redact(), Redacted::default());
         let mut flat = parse(br#"{"action":"x","data":"not an object"}"#).unwrap();
-        assert!(flat.redact().is_empty());
+        assert_eq!(flat.redact().count, 0);
         // Anywhere: at the top, nested, in arrays.
         let mut deep = parse(
             br#"{"action":"x","session":"s","data":{"user":{"link":"l","id":1},"users":[{"session":"s"}]}}"#,
         )
         .unwrap();
-        let mut removed = deep.redact();
+        let mut removed = deep.redact().paths;
         removed.sort();
         assert_eq!(
             removed,
             ["data.user.link", "data.users.0.session", "session"]
         );
         assert!(!serde_json::to_string(&deep.body).unwrap().contains("\"s\""));
+    }
+
+    #[test]
+    fn what_redaction_lists_is_bounded_whatever_the_body() {
+        // Thousands of removed fields: all removed, the first few listed.
+        let items = vec![r#"{"session":1,"link":2}"#; 3000].join(",");
+        let mut many = parse(format!(r#"{{"action":"x","data":[{items}]}}"#).as_bytes()).unwrap();
+        let redacted = many.redact();
+        assert_eq!(redacted.count, 6000);
+        assert_eq!(redacted.paths.len(), MAX_REDACTED_PATHS);
+        assert_eq!(
+            redacted.paths[..3],
+            ["data.0.session", "data.0.link", "data.1.session"]
+        );
+        assert!(
+            !serde_json::to_string(&many.body)
+                .unwrap()
+                .contains("session")
+        );
+        // A path under a long key, or deep under many, is cut, at a
+        // character boundary, and says so.
+        let key = "é".repeat(1000);
+        let mut long =
+            parse(format!(r#"{{"action":"x","{key}":{{"{key}":{{"session":1}}}}}}"#).as_bytes())
+                .unwrap();
+        let redacted = long.redact();
+        assert_eq!(redacted.count, 1);
+        let path = &redacted.paths[0];
+        assert!(
+            path.len() <= MAX_REDACTED_PATH_LEN && path.ends_with('…'),
+            "{path}"
+        );
+        assert!(path.starts_with("éé"));
+        let mut deep = String::from(r#"{"action":"x""#);
+        for _ in 0..100 {
+            deep.push_str(r#","abc":{"session":1"#);
+        }
+        deep.push_str(&"}".repeat(101));
+        let mut deep = parse(deep.as_bytes()).unwrap();
+        let redacted = deep.redact();
+        assert_eq!(redacted.count, 100);
+        assert_eq!(redacted.paths[0], "abc.session");
+        assert_eq!(redacted.paths[1], "abc.abc.session");
+        assert!(
+            redacted
+                .paths
+                .iter()
+                .all(|p| p.len() <= MAX_REDACTED_PATH_LEN)
+        );
     }
 
     #[test]

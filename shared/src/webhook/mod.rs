@@ -304,12 +304,15 @@ impl Receiver {
 
     /// Puts one event on the bus.
     async fn publish(&self, detail_type: &str, detail: &Detail<'_>) -> Result<(), ApiError> {
-        let detail = serde_json::to_string(detail).map_err(ApiError::internal)?;
         // Re-serialised, a body under MAX_WEBHOOK_BODY could still outgrow an
         // entry (numbers written longer); no retry would change that: 413.
-        if detail.len() > MAX_ENTRY_BYTES {
+        // Measured before it is written, so that such a body costs nothing.
+        let Some(len) = serialized_len(detail, MAX_ENTRY_BYTES) else {
             return Err(ApiError::too_large(MAX_WEBHOOK_BODY));
-        }
+        };
+        let mut bytes = Vec::with_capacity(len);
+        serde_json::to_writer(&mut bytes, detail).map_err(ApiError::internal)?;
+        let detail = String::from_utf8(bytes).map_err(ApiError::internal)?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
@@ -335,6 +338,30 @@ impl Receiver {
         }
         Ok(())
     }
+}
+
+/// The length of `value` as JSON, or `None` past `limit` bytes (it stops
+/// writing there) or when it cannot be written.
+fn serialized_len(value: &impl Serialize, limit: usize) -> Option<usize> {
+    struct Count {
+        len: usize,
+        limit: usize,
+    }
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.len += bytes.len();
+            if self.len > self.limit {
+                return Err(std::io::ErrorKind::FileTooLarge.into());
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count { len: 0, limit };
+    serde_json::to_writer(&mut count, value).ok()?;
+    Some(count.len)
 }
 
 /// The credentials Rollee is given, from the secret's current version.
@@ -533,7 +560,8 @@ async fn publish(
         known_action: event.is_known(),
         delivery_id: digest,
         webhook: &event.body,
-        redacted,
+        redacted: &redacted.paths,
+        redacted_count: (redacted.count > redacted.paths.len()).then_some(redacted.count),
     };
     receiver.publish(&event.action, &detail).await?;
     Ok(owner)

@@ -541,3 +541,108 @@ async fn after_a_refusal_a_new_secret_value_is_accepted_within_seconds() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(bus.wait_for(1, WAIT).await.unwrap().len(), 1);
 }
+
+/// The worst bodies under [`MAX_WEBHOOK_BODY`] for the receiver's memory: a
+/// long key above thousands of removed session fields, long keys nested as
+/// deep as JSON is parsed, session fields by the thousand, tiny values by
+/// the ten thousand, numbers written longer than they came.
+fn worst_bodies() -> Vec<(&'static str, String)> {
+    let limit = rollee_shared::webhook::event::MAX_WEBHOOK_BODY;
+    let fill = |head: &str, item: &str, tail: &str| {
+        let n = (limit - head.len() - tail.len()) / (item.len() + 1);
+        format!("{head}{}{tail}", vec![item; n].join(","))
+    };
+    let long_key = "K".repeat(60_000);
+    let deep = {
+        let key = "K".repeat(900);
+        let depth = 120;
+        let mut body = String::from(r#"{"action":"x""#);
+        for _ in 0..depth {
+            body.push_str(&format!(r#","{key}":{{"session":1"#));
+        }
+        body.push_str(&"}".repeat(depth + 1));
+        body
+    };
+    vec![
+        (
+            "a long key above session fields",
+            fill(
+                &format!(r#"{{"action":"x","{long_key}":["#),
+                r#"{"session":1}"#,
+                "]}",
+            ),
+        ),
+        ("long keys nested deep", deep),
+        (
+            "session and link fields by the thousand",
+            fill(
+                r#"{"action":"x","data":["#,
+                r#"{"session":1,"link":2}"#,
+                "]}",
+            ),
+        ),
+        ("tiny values", fill(r#"{"action":"x","data":["#, "{}", "]}")),
+        (
+            "numbers written longer",
+            fill(r#"{"action":"x","data":["#, "1e5", "]}"),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn the_worst_bodies_keep_the_webhooks_memory_within_a_small_multiple_of_the_limit() {
+    let moto = shared_moto();
+    let secret_id = format!("webhook-{}", Uuid::new_v4().simple());
+    moto.put_secret(&secret_id, DEV_SECRET).await.unwrap();
+    let bus = format!("bus-{}", Uuid::new_v4().simple());
+    create_bus(&bus).await;
+    let table = local_table().await;
+    let vars = [
+        ("WEBHOOK_SECRET_ID", secret_id.as_str()),
+        ("EVENT_BUS_NAME", bus.as_str()),
+        ("OWNERSHIP_TABLE", table.as_str()),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let binary = crate::startup::binary("webhook");
+    let timeout = Duration::from_secs(30);
+    let status = |answer: &Value| answer["statusCode"].as_u64().unwrap();
+    let limit_kib = (rollee_shared::webhook::event::MAX_WEBHOOK_BODY / 1024) as u64;
+    let mut worst = 0;
+    // Each shape in a fresh process: the peak (VmHWM) is each one's own.
+    for (shape, body) in worst_bodies() {
+        assert!(
+            body.len() <= limit_kib as usize * 1024,
+            "{shape}: {}",
+            body.len()
+        );
+        let function =
+            rollee_harness::runtime_api::Bootstrap::start(&binary, "webhook", &vars, false)
+                .await
+                .unwrap();
+        // Warm: one ordinary delivery, then the peak so far is the baseline.
+        let ordinary = function.invoke(&event("webhook"), timeout).await.unwrap();
+        assert!([200].contains(&status(&ordinary)), "{ordinary}");
+        let baseline = function.peak_rss_kib().unwrap();
+        let answer = function
+            .invoke(&with_body(event("webhook"), &body), timeout)
+            .await
+            .unwrap_or_else(|e| panic!("{shape}: {e}"));
+        assert!([200, 413].contains(&status(&answer)), "{shape}: {answer}");
+        let grown = function.peak_rss_kib().unwrap().saturating_sub(baseline);
+        eprintln!(
+            "{shape}: {} → peak RSS {grown} KiB above the baseline ({baseline} KiB)",
+            status(&answer)
+        );
+        worst = worst.max(grown);
+        function.stop();
+    }
+    // What a body under the limit may cost: its copies (the event, the
+    // request, the parsed tree, the event on the bus), each a small
+    // multiple of the body.
+    assert!(
+        worst <= 64 * limit_kib,
+        "peak RSS grew {worst} KiB for bodies of at most {limit_kib} KiB"
+    );
+}
