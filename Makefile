@@ -51,7 +51,7 @@ deploy-checks arm64-build: export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: dev dev-events register-webhooks test tools deploy-checks contract arm64-build
+.PHONY: dev dev-events register-webhooks test tools deploy-checks contract client client-generate arm64-build
 
 dev: $(DEV_TOOLS)
 	scripts/dev.sh
@@ -92,11 +92,26 @@ test: tools
 	cargo run --release -p bench -- --smoke
 	tests/dev-smoke.sh
 	$(MAKE) --no-print-directory contract
+	$(MAKE) --no-print-directory client
 
 # Against a running `make dev` on spare ports: schemathesis's generated
 # requests against docs/openapi.yaml, then the example web app in headless Chromium.
 contract: $(DEV_TOOLS) $(TEST_TOOLS)
 	tests/contract.sh
+
+# The TypeScript client (clients/typescript/; needs Node 20 and npm): npm ci,
+# its generated types and compiled dist/ compared with the committed ones,
+# tsc --noEmit under strict, then its tests (node --test) against make dev on
+# spare ports.
+client: $(DEV_TOOLS) ## the TypeScript client: types current, tsc strict, its tests against make dev
+	tests/client.sh
+
+# After a change to docs/openapi.yaml or to the client's src/: its types,
+# its dist/ and the web app's copy of openapi-fetch, to commit.
+client-generate: ## regenerate the TypeScript client's types and dist/ from docs/openapi.yaml
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error \
+	  && OPENAPI=$(CURDIR)/docs/openapi.yaml npm run --silent generate && npx --no-install tsc
+	cp clients/typescript/node_modules/openapi-fetch/dist/index.mjs examples/web/vendor/openapi-fetch.js
 
 # The SAM template, offline: lint, build the artifacts, then run them as
 # Lambda would against the sandbox and moto. The build is x86_64 here because
