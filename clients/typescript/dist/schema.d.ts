@@ -81,7 +81,7 @@ export interface paths {
         put?: never;
         /**
          * Rollee's webhooks (called by Rollee, not by the app)
-         * @description Where Rollee delivers its user and account events (README "Webhooks"). No login
+         * @description Where Rollee delivers its user and account events (docs/webhooks.md). No login
          *     token: the sender is authenticated by the header the stack's WebhookHeader names,
          *     whose value `make register-webhooks` gives Rollee (and, with WebhookSignature on,
          *     an `X-Signature` HMAC of the body). Each new delivery is published to the stack's
