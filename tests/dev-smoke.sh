@@ -64,6 +64,12 @@ start_make() { # extra make arguments…
   fail "make dev never listened on $WATCH_PORT"
 }
 
+# --------------------------------------------------------------- make help
+listed=$(make --no-print-directory help | awk '{print $2}' | sort)
+phony=$(sed -n 's/^\.PHONY: *//p' Makefile | tr ' ' '\n' | grep -v '^$' | sort)
+[ "$listed" = "$phony" ] || fail "make help does not list every target, one line each: $(diff <(echo "$phony") <(echo "$listed") | tr '\n' ' ')"
+ok "make help lists each of the $(wc -l <<<"$phony" | tr -d ' ') targets"
+
 # --------------------------------------------------------------- a busy port
 python3 -c "
 import socket, sys, time
