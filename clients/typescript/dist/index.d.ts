@@ -96,8 +96,6 @@ export declare class ConnectClient {
     authorized<T>(call: (headers: Record<string, string>) => Promise<Answer<T>>): Promise<T>;
     private attempt;
     private session;
-    /** @internal Whether an automatic refresh may be made now (at most one per gap, whatever the server says). */
-    takeAutomaticRefresh(): boolean;
 }
 /**
  * One Connect session. Its deadline is the moment its answer arrived plus
