@@ -2,10 +2,7 @@
 #   make dev    run the three functions (cargo lambda watch), the local Rollee sandbox,
 #               a local DynamoDB (moto) holding the ownership table, and the example web app
 #   make test   run every check and test (what CI runs)
-# and, around them:
-#   make dev-events                       the events make dev's webhook function published
-#   make register-webhooks STACK=<name>   register a deployed stack's webhook with Rollee
-# and, not part of the tests:
+# `make help` lists every target. Not part of the tests:
 #   cargo run --release -p bench   the benchmark (BENCHMARKS.md)
 #
 # Python tools go into project-local virtual environments (.venv/, git-ignored),
@@ -55,19 +52,25 @@ deploy-checks arm64-build: export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: dev dev-events register-webhooks test tools deploy-checks contract arm64-build scan
+.PHONY: help dev dev-events register-webhooks test tools deploy-checks contract client client-generate arm64-build scan
 
-dev: $(DEV_TOOLS)
+# `make` alone is `make dev`; `make help` lists every target, one line each
+# (the `## ` comment on its line; tests/dev-smoke.sh checks that none lacks one).
+.DEFAULT_GOAL := dev
+help: ## this list
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / { printf "  make %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+dev: $(DEV_TOOLS) ## the functions, the local Rollee sandbox, moto and the example web app (docs/configuration.md)
 	scripts/dev.sh
 
 # What the webhook function published on make dev's bus since the last call
 # (one JSON line per event); UNTIL=<detail-type> waits for one of that type.
-dev-events:
+dev-events: ## what make dev's webhook function published since the last call (UNTIL=<detail-type> waits)
 	@AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=eu-west-1 \
 	  cargo run --quiet -p rollee-harness --bin dev-bus -- take $(BUS) $(UNTIL)
 
 # Tells Rollee where a deployed stack receives webhooks: make register-webhooks STACK=<stack name>
-register-webhooks: $(SAM_TOOLS)
+register-webhooks: $(SAM_TOOLS) ## register a deployed stack's webhook with Rollee: STACK=<stack name>
 	scripts/register-webhooks.sh
 
 $(DEV_TOOLS):
@@ -91,11 +94,11 @@ $(SCAN_TOOLS):
 	touch $@
 
 # Every tool make test uses (Chromium comes from the system: tests/web/chromium.sh).
-tools: $(DEV_TOOLS) $(SAM_TOOLS) $(TEST_TOOLS) $(SCAN_TOOLS)
+tools: $(DEV_TOOLS) $(SAM_TOOLS) $(TEST_TOOLS) $(SCAN_TOOLS) ## the Python tools of make dev and make test, in .venv/
 
 # Each stage prints its duration (scripts/stage.sh).
 STAGE := scripts/stage.sh
-test: tools
+test: tools ## everything CI runs (docs/development.md)
 	@$(STAGE) fmt cargo fmt --check
 	@$(STAGE) scan $(MAKE) --no-print-directory scan
 	@$(STAGE) clippy cargo clippy --all-targets -- -D warnings
@@ -104,23 +107,38 @@ test: tools
 	@$(STAGE) bench-smoke cargo run --release -p bench -- --smoke
 	@$(STAGE) dev-smoke tests/dev-smoke.sh
 	@$(STAGE) contract $(MAKE) --no-print-directory contract
+	@$(STAGE) client $(MAKE) --no-print-directory client
 
 # Third-party scanners, offline: checkov on template.yaml (.checkov.yaml says
 # why each skipped check is skipped), cargo-deny on the crate graph (deny.toml:
 # licenses, sources, duplicate versions). Advisories need the RustSec
-# database, which CI cannot reach: see the README's Maintenance.
-scan: $(SCAN_TOOLS)
+# database, which CI cannot reach: see docs/development.md, Maintenance.
+scan: $(SCAN_TOOLS) ## checkov on the template, cargo-deny on the crates (offline)
 	PATH=$(VENV)/scan/bin:$$PATH scripts/scan.sh
 
 # Against a running `make dev` on spare ports: schemathesis's generated
 # requests against docs/openapi.yaml, then the example web app in headless Chromium.
-contract: $(DEV_TOOLS) $(TEST_TOOLS)
+contract: $(DEV_TOOLS) $(TEST_TOOLS) ## schemathesis and the web app in Chromium, against make dev on spare ports
 	tests/contract.sh
+
+# The TypeScript client (clients/typescript/; needs Node 20 and npm): npm ci,
+# its generated types and compiled dist/ compared with the committed ones,
+# tsc --noEmit under strict, then its tests (node --test) against make dev on
+# spare ports.
+client: $(DEV_TOOLS) ## the TypeScript client: types current, tsc strict, its tests against make dev
+	tests/client.sh
+
+# After a change to docs/openapi.yaml or to the client's src/: its types,
+# its dist/ and the web app's copy of openapi-fetch, to commit.
+client-generate: ## regenerate the TypeScript client's types and dist/ from docs/openapi.yaml
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error \
+	  && OPENAPI=$(CURDIR)/docs/openapi.yaml npm run --silent generate && npx --no-install tsc
+	cp clients/typescript/node_modules/openapi-fetch/dist/index.mjs examples/web/vendor/openapi-fetch.js
 
 # The SAM template, offline: lint, build the artifacts, then run them as
 # Lambda would against the sandbox and moto. The build is x86_64 here because
 # the artifact tests run the binaries on this x86_64 machine.
-deploy-checks: $(DEV_TOOLS) $(SAM_TOOLS)
+deploy-checks: $(DEV_TOOLS) $(SAM_TOOLS) ## the SAM template offline: lint, build, the artifacts run, the arm64 build
 	sam validate --lint
 	sam validate
 	cfn-lint template.yaml
@@ -131,7 +149,7 @@ deploy-checks: $(DEV_TOOLS) $(SAM_TOOLS)
 # arm64, the template's default, cross-built the way a deployer builds it
 # (cargo-lambda's zig), and checked to be aarch64 executables: they cannot run
 # on this x86_64 machine, which is why the artifact tests use x86_64.
-arm64-build: $(DEV_TOOLS) $(SAM_TOOLS)
+arm64-build: $(DEV_TOOLS) $(SAM_TOOLS) ## sam build for arm64, checked to be aarch64 executables
 	rustup target add aarch64-unknown-linux-gnu
 	sam build --parameter-overrides Architecture=arm64 --build-dir .aws-sam/build-arm64
 	python3 -c 'import glob, sys; \

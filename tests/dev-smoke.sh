@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Proves the README's local part by running it: `make dev` on spare ports, then
-# every README shell block marked `<!-- smoke: run -->` as written (only the
-# default ports 9000/9100/9200/9400 replaced by the spare ones); every other
-# shell block must say why it is not run (`<!-- smoke: skip: … -->`). And what
+# Proves the documented commands by running them: `make dev` on spare ports,
+# then every shell block marked `<!-- smoke: run -->` in README.md,
+# BENCHMARKS.md, docs/*.md and docs/clients/*.md as written (only the default
+# ports 9000/9100/9200/9400 replaced by the spare ones); every other shell
+# block must say why it is not run (`<!-- smoke: skip: … -->`). And what
 # the README promises about make dev itself: a busy port stops it before
 # anything starts, naming the port; SIGTERM to make stops everything; a
 # function that cannot start answers at once with the reason; ROLLEE_TOKEN
@@ -63,6 +64,12 @@ start_make() { # extra make arguments…
   fail "make dev never listened on $WATCH_PORT"
 }
 
+# --------------------------------------------------------------- make help
+listed=$(make --no-print-directory help | awk '{print $2}' | sort)
+phony=$(sed -n 's/^\.PHONY: *//p' Makefile | tr ' ' '\n' | grep -v '^$' | sort)
+[ "$listed" = "$phony" ] || fail "make help does not list every target, one line each: $(diff <(echo "$phony") <(echo "$listed") | tr '\n' ' ')"
+ok "make help lists each of the $(wc -l <<<"$phony" | tr -d ' ') targets"
+
 # --------------------------------------------------------------- a busy port
 python3 -c "
 import socket, sys, time
@@ -89,32 +96,36 @@ for path in /users /users/00000000-0000-4000-8000-000000000000/sessions /session
   curl -s -o /dev/null -m 600 -X POST "http://127.0.0.1:$WATCH_PORT$path" || fail "warming $path"
 done
 
-python3 - "$work" <<'PY' || fail "README shell blocks"
-import re, sys, os
+python3 - "$work" <<'PY' || fail "the documents' shell blocks"
+import glob, re, sys, os
 work = sys.argv[1]
-text = open("README.md").read()
 ports = {"9000": os.environ["WATCH_PORT"], "9100": os.environ["SANDBOX_PORT"],
          "9200": os.environ["MOTO_PORT"], "9400": os.environ["WEB_PORT"]}
-blocks = re.findall(r"(<!-- smoke: ([^>]*?) -->\n)?```sh\n(.*?)```", text, re.S)
+# The README first (its walk starts from nothing), then every other document.
+documents = ["README.md", "BENCHMARKS.md"] + sorted(glob.glob("docs/*.md") + glob.glob("docs/clients/*.md"))
 run = 0
-for tagged, tag, code in blocks:
-    if not tagged:
-        sys.exit(f"a README sh block has no <!-- smoke: run|skip: why --> tag:\n{code[:200]}")
-    if tag == "run":
-        for old, new in ports.items():
-            code = re.sub(rf"(127\.0\.0\.1|localhost):{old}\b", rf"\g<1>:{new}", code)
-            code = re.sub(rf"--invoke-port {old}\b", f"--invoke-port {new}", code)
-        run += 1
-        open(f"{work}/readme-{run}.sh", "w").write("set -euo pipefail\n" + code)
-    elif not tag.startswith("skip: "):
-        sys.exit(f"unknown smoke tag {tag!r}")
-
+for document in documents:
+    text = open(document).read()
+    # Any shell block, whatever its fence says (sh, bash, shell, console).
+    blocks = re.findall(r"(<!-- smoke: ([^>]*?) -->\n)?```(?:sh|bash|shell|console|zsh)\n(.*?)```", text, re.S)
+    for tagged, tag, code in blocks:
+        if not tagged:
+            sys.exit(f"{document}: a shell block has no <!-- smoke: run|skip: why --> tag:\n{code[:200]}")
+        if tag == "run":
+            for old, new in ports.items():
+                code = re.sub(rf"(127\.0\.0\.1|localhost):{old}\b", rf"\g<1>:{new}", code)
+                code = re.sub(rf"--invoke-port {old}\b", f"--invoke-port {new}", code)
+            run += 1
+            open(f"{work}/readme-{run}.sh", "w").write(f"# {document}\nset -euo pipefail\n" + code)
+        elif not tag.startswith("skip: "):
+            sys.exit(f"{document}: unknown smoke tag {tag!r}")
+print(f"{run} blocks to run in {len(documents)} documents")
 PY
 blocks=$(ls "$work"/readme-*.sh | wc -l | tr -d " ")
 [ "$blocks" -ge 3 ] || fail "only $blocks README blocks to run"
 for i in $(seq 1 "$blocks"); do
-  bash "$work/readme-$i.sh" >"$work/readme-$i.out" 2>&1 || { cat "$work/readme-$i.out" >&2; fail "README block $i (above)"; }
-  ok "README block $i: $(grep -v '^set ' "$work/readme-$i.sh" | grep -v '^#' | grep -v '^ *$' | head -n1 | cut -c1-70)…"
+  bash "$work/readme-$i.sh" >"$work/readme-$i.out" 2>&1 || { cat "$work/readme-$i.out" >&2; fail "$(head -n1 "$work/readme-$i.sh" | cut -c3-) block $i (above)"; }
+  ok "$(head -n1 "$work/readme-$i.sh" | cut -c3-) block $i: $(grep -v '^set ' "$work/readme-$i.sh" | grep -v '^#' | grep -v '^ *$' | head -n1 | cut -c1-60)…"
 done
 page=$(curl -s "http://127.0.0.1:$WEB_PORT/") && grep -q "Example app" <<<"$page" || fail "the web app at WEB_PORT"
 ok "the example web app is served on WEB_PORT"

@@ -1,12 +1,16 @@
 // The example app: what a company's web app does with this server.
-// No build step, no dependency: open it through `make dev` (http://127.0.0.1:9400/),
-// or serve this folder from any static host and point it at a deployed stack.
+// No build step: the TypeScript client (clients/typescript/) is imported as
+// the ESM it is compiled to, and openapi-fetch through index.html's import
+// map. Open it through `make dev` (http://127.0.0.1:9400/), or serve the
+// repository from any static host (this page at /examples/web/, the client
+// at /clients/typescript/dist/) and point it at a deployed stack.
 // docs/api.md is the contract it follows.
-"use strict";
+import { ConnectClient, ConnectError } from "../../clients/typescript/dist/index.js";
 
-// A session without `expires_at` (Rollee gave none) is treated as valid this
-// long from when it was received: Rollee's documented default lifetime.
-const DEFAULT_LIFETIME_MS = 30 * 60 * 1000;
+// A session counts as expiring this long before its end, and is then
+// refreshed by itself (ConnectSession.fresh: at most once, and the client
+// makes at most one such refresh per 30 s, whatever the clocks say).
+const MARGIN_SECONDS = 60;
 const PROBLEM = "urn:rollee-connect:problem:";
 
 // What the end user reads for each problem type (docs/api.md, "Every status").
@@ -33,35 +37,26 @@ const GATEWAY_MESSAGES = {
 };
 const FALLBACK = "Something went wrong. Please try again.";
 
-/** The end user's message for an error answer: `body` is the parsed JSON, or null. */
-function humanMessage(status, body, retryAfter) {
+/** The end user's message for a failed call (a ConnectError). */
+function humanMessage(error) {
   let text = FALLBACK;
-  if (body && typeof body.type === "string" && body.type.startsWith(PROBLEM)) {
-    text = MESSAGES[body.type.slice(PROBLEM.length)] || FALLBACK;
-  } else if (body && typeof body.message === "string") {
-    text = GATEWAY_MESSAGES[status] || FALLBACK;
+  if (error instanceof ConnectError && error.kind === "problem" && error.type) {
+    text = MESSAGES[error.type.slice(PROBLEM.length)] || FALLBACK;
+  } else if (error instanceof ConnectError && error.kind === "gateway") {
+    text = GATEWAY_MESSAGES[error.status] || FALLBACK;
+  } else if (error instanceof ConnectError && error.kind === "network") {
+    text = "The service cannot be reached. Check your connection and try again.";
   }
-  if (status === 429 && retryAfter) text += ` (in ${retryAfter} s)`;
+  if (error instanceof ConnectError && error.status === 429 && error.retryAfter) text += ` (in ${error.retryAfter} s)`;
   return text;
 }
 
-class ApiError extends Error {
-  constructor(status, body, retryAfter) {
-    super(humanMessage(status, body, retryAfter));
-    this.status = status;
-    this.body = body;
-    this.retryAfter = retryAfter;
-    this.problem = body && typeof body.type === "string" ? body.type.slice(PROBLEM.length) : null;
-  }
-}
-
 const state = {
-  apiUrl: "",          // "" locally: the same origin as this page
+  client: null,        // a ConnectClient once signed in
   token: "",           // the login token, sent as Authorization: Bearer
-  session: null,       // {user_id, session_id, connect_url, expires_at}
-  receivedAt: 0,
+  session: null,       // the ConnectSession shown
   refreshing: false,
-  autoRefreshFailed: null, // the session an automatic refresh failed for: not retried every second
+  refreshCalls: 0,     // POST /sessions/refresh sent, for the browser test
 };
 
 const $ = (id) => document.getElementById(id);
@@ -73,29 +68,14 @@ function show(text, isError) {
   el.hidden = false;
 }
 
-/** POST to the API as the signed-in user; the answer's JSON, or an ApiError. */
-async function call(path, body) {
-  const headers = { Authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(state.apiUrl + path, {
-    method: "POST",
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let json = null;
-  try { json = await res.json(); } catch (_) { /* not JSON */ }
-  if (!res.ok) throw new ApiError(res.status, json, res.headers.get("retry-after"));
-  return json;
-}
-
 /** Calls `fn`; on 409 or 429 with Retry-After (up to 10 s) waits and tries once more. */
 async function withRetry(fn) {
   try {
     return await fn();
   } catch (e) {
-    const wait = Number(e.retryAfter);
-    if (e instanceof ApiError && (e.status === 409 || e.status === 429) && wait > 0 && wait <= 10) {
-      show(e.message, true);
+    const wait = e instanceof ConnectError ? e.retryAfter : null;
+    if ((e.status === 409 || e.status === 429) && wait && wait <= 10) {
+      show(humanMessage(e), true);
       await new Promise((r) => setTimeout(r, wait * 1000));
       return await fn();
     }
@@ -103,77 +83,75 @@ async function withRetry(fn) {
   }
 }
 
-function expiresAtMs(session) {
-  if (session.expires_at) return Date.parse(session.expires_at);
-  return state.receivedAt + DEFAULT_LIFETIME_MS; // `null`: Rollee gave no expiry
-}
-
 function useSession(session, note) {
   state.session = session;
-  state.receivedAt = Date.now();
   $("session").hidden = false;
-  $("session-id").textContent = session.session_id;
-  $("user-id").textContent = session.user_id;
-  $("open-link").href = session.connect_url;
-  $("connect-frame").src = session.connect_url; // Rollee Connect (locally: the sandbox's page)
+  $("session-id").textContent = session.sessionId;
+  $("user-id").textContent = session.userId;
+  $("open-link").href = session.connectUrl;
+  $("connect-frame").src = session.connectUrl; // Rollee Connect (locally: the sandbox's page)
   tick();
   show(note, false);
 }
 
+/** Every second: the countdown, from the session's monotonic deadline, and its refresh when it nears its end. */
 function tick() {
-  if (!state.session) return;
-  const left = expiresAtMs(state.session) - Date.now();
-  if (left > 0) {
-    const s = Math.floor(left / 1000);
-    const label = state.session.expires_at ? "" : " (no expiry given: counting 30 minutes)";
-    $("time-left").textContent =
-      `Time left: ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}${label}`;
-  } else {
-    $("time-left").textContent = "Expired";
-    if (!state.refreshing && state.autoRefreshFailed !== state.session.session_id) {
-      refresh("The session expired, so the app refreshed it.", true);
-    }
+  const session = state.session;
+  if (!session) return;
+  const s = session.timeLeft();
+  const label = session.expiresIn === null ? " (no expiry given: counting 30 minutes)" : "";
+  $("time-left").textContent =
+    s > 0 ? `Time left: ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}${label}` : "Expired";
+  if (session.isExpiring(MARGIN_SECONDS) && !state.refreshing) autoRefresh(session);
+}
+
+/** The timer's refresh: ConnectSession.fresh refreshes a session once at most, and answers again without a request. */
+async function autoRefresh(session) {
+  state.refreshing = true;
+  try {
+    const next = await session.fresh(MARGIN_SECONDS);
+    if (next !== session && state.session === session) useSession(next, "The session was about to expire, so the app refreshed it.");
+  } catch (e) {
+    if (state.session === session) show(humanMessage(e), true);
+    if (e.status === 401) signOut();
+  } finally {
+    state.refreshing = false;
   }
 }
 
 async function connect() {
   busy(true);
   try {
-    const s = await withRetry(() => call("/users", { metadata: { source: "web-example" } }));
+    const s = await withRetry(() => state.client.createUser({ source: "web-example" }));
     useSession(s, "Rollee Connect is open below.");
   } catch (e) {
-    show(e.message, true);
+    show(humanMessage(e), true);
     if (e.status === 401) signOut();
   } finally {
     busy(false);
   }
 }
 
-/** A fresh URL for the session shown; a new session when it cannot be refreshed. */
-async function refresh(note, automatic) {
+/** "Refresh now": the user asked, so it is sent whatever the time left; a new session when it cannot be refreshed. */
+async function refresh() {
   if (!state.session) return;
-  const before = state.session.session_id;
-  state.refreshing = true;
   busy(true);
   try {
-    const s = await withRetry(() => call("/sessions/refresh", { connect_url: state.session.connect_url }));
-    useSession(s, note || "Refreshed: a new Connect URL for the same user.");
+    const s = await withRetry(() => state.client.refresh(state.session));
+    useSession(s, "Refreshed: a new Connect URL for the same user.");
   } catch (e) {
-    if (e.status === 404 && e.problem === "not-found") {
+    if (e instanceof ConnectError && e.is("not-found")) {
       // Unknown, replaced, or not this user's: start again with POST /users.
       try {
-        useSession(await withRetry(() => call("/users")), "The old link was no longer valid; here is a new session.");
+        useSession(await withRetry(() => state.client.createUser()), "The old link was no longer valid; here is a new session.");
       } catch (e2) {
-        show(e2.message, true);
-        if (automatic) state.autoRefreshFailed = before;
+        show(humanMessage(e2), true);
       }
     } else {
-      show(e.message, true);
-      if (automatic) state.autoRefreshFailed = before;
+      show(humanMessage(e), true);
       if (e.status === 401) signOut();
     }
   } finally {
-    state.refreshing = false;
     busy(false);
   }
 }
@@ -181,10 +159,10 @@ async function refresh(note, automatic) {
 async function anotherSession() {
   busy(true);
   try {
-    const s = await withRetry(() => call(`/users/${encodeURIComponent(state.session.user_id)}/sessions`));
+    const s = await withRetry(() => state.client.newSession(state.session.userId));
     useSession(s, "Another session for the same user; the previous one still works until it expires.");
   } catch (e) {
-    show(e.message, true);
+    show(humanMessage(e), true);
   } finally {
     busy(false);
   }
@@ -192,6 +170,21 @@ async function anotherSession() {
 
 function busy(on) {
   for (const id of ["connect-button", "refresh-button", "new-session-button"]) $(id).disabled = on;
+}
+
+function signIn(apiUrl, token, who) {
+  state.token = token;
+  state.client = new ConnectClient({
+    baseUrl: apiUrl, // "" locally: the same origin as this page
+    // The app's identity provider would give a new token on forceRefresh;
+    // this page has only the one it was given.
+    getLoginToken: async () => state.token,
+    fetch: (request) => {
+      if (new URL(request.url).pathname.endsWith("/sessions/refresh")) state.refreshCalls += 1;
+      return fetch(request);
+    },
+  });
+  signedIn(who);
 }
 
 function signedIn(who) {
@@ -219,17 +212,16 @@ async function start() {
     $("local-caller").textContent = local.caller;
     $("signin-local").hidden = false;
     $("signin-local-button").onclick = () => {
-      state.apiUrl = ""; // same origin: make dev forwards the API's routes
-      state.token = "local-dev"; // not checked locally; sent all the same, as in production
-      signedIn(`${local.caller} (local development)`);
+      // Same origin: make dev forwards the API's routes. The token is not
+      // checked locally (only its presence, as API Gateway's authorizer
+      // would); sent all the same, as in production.
+      signIn("", "local-dev", `${local.caller} (local development)`);
     };
   } else {
     $("signin-deployed").hidden = false;
     $("signin-deployed").onsubmit = (ev) => {
       ev.preventDefault();
-      state.apiUrl = $("api-url").value.trim().replace(/\/+$/, "");
-      state.token = $("login-token").value.trim();
-      signedIn("the user of the pasted token");
+      signIn($("api-url").value.trim().replace(/\/+$/, ""), $("login-token").value.trim(), "the user of the pasted token");
     };
   }
 }
@@ -240,5 +232,5 @@ $("new-session-button").onclick = anotherSession;
 setInterval(tick, 1000);
 start();
 
-// For the browser test: the messages, as the page shows them.
-window.rolleeExample = { humanMessage, MESSAGES };
+// For the browser test: the messages, as the page shows them, and the refreshes sent.
+window.rolleeExample = { humanMessage, MESSAGES, ConnectError, refreshCalls: () => state.refreshCalls };

@@ -1,7 +1,9 @@
 """The example web app (examples/web/) in headless Chromium, against a running
 `make dev`: sign in as the local dev user, POST /users, open Rollee Connect
 (the sandbox's page) in the app, time left, a problem turned into a human
-message, expiry and the automatic refresh; then a screenshot.
+message, expiry and the automatic refresh; the same with the page's clock an
+hour fast and an hour slow (the countdown still right, one refresh near the
+end and no storm); then a screenshot.
 
     python tests/web/test_example.py --web http://127.0.0.1:9400 \
         --sandbox http://127.0.0.1:9100 --chromium /usr/bin/chromium --screenshot target/web-example.png
@@ -10,10 +12,12 @@ Playwright drives the system's Chromium (never `playwright install`).
 """
 
 import argparse
+import datetime
 import json
 import re
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -48,6 +52,93 @@ def sandbox(base, path, body=None, method="POST"):
         return json.loads(r.read() or b"{}")
 
 
+SESSION_ROUTES = re.compile(r"/(users|users/[^/]+/sessions|sessions/refresh)$")
+
+
+class Network:
+    """The page's calls to the API, as the browser sent them, and the session answers."""
+
+    def __init__(self, page):
+        self.requests = []
+        self.responses = []
+        page.on("request", lambda r: self.requests.append(urllib.parse.urlparse(r.url).path)
+                if r.method == "POST" and SESSION_ROUTES.search(urllib.parse.urlparse(r.url).path) else None)
+        page.on("response", lambda r: self.responses.append((time.monotonic(), r))
+                if r.request.method == "POST" and r.status < 300 and SESSION_ROUTES.search(urllib.parse.urlparse(r.url).path) else None)
+
+    def count(self, route):
+        return sum(1 for p in self.requests if p.endswith(route))
+
+    def last_session(self):
+        """The last session answer, and when it arrived (time.monotonic())."""
+        received, response = self.responses[-1]
+        return response.json(), received
+
+
+def seconds_shown(page):
+    text = page.get_by_test_id("time-left").inner_text()
+    m = re.search(r"Time left: (\d+):(\d\d)", text)
+    return int(m.group(1)) * 60 + int(m.group(2)) if m else None
+
+
+def countdown_is(page, answer, what, page_seconds=0):
+    """The countdown shows the answer's expires_in less the time since it
+    arrived (real seconds, and `page_seconds` the test moved the page's clock
+    on), give or take 2: the page ticks each second."""
+    session, received = answer
+    shown = expected = None
+    for _ in range(20):
+        expected = session["expires_in"] - page_seconds - (time.monotonic() - received)
+        shown = seconds_shown(page)
+        if shown is not None and abs(shown - expected) <= 2:
+            break
+        time.sleep(0.25)
+    check(what, shown is not None and abs(shown - expected) <= 2, f"shown {shown}, expected {expected:.1f}")
+
+
+def serve_file(route):
+    """A static host of the repository's files, inside the browser."""
+    path = (ROOT / urllib.parse.urlparse(route.request.url).path.lstrip("/")).resolve()
+    if ROOT not in path.parents or not path.is_file():
+        route.fulfill(status=404, body="not found")
+        return
+    types = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+    route.fulfill(status=200, body=path.read_bytes(), content_type=types.get(path.suffix, "application/octet-stream"))
+
+
+def skewed_clock(browser, web, offset_seconds):
+    """The page's clock `offset_seconds` off: the countdown is still the server's
+    expires_in, nothing is refreshed while time is left, one refresh near the end."""
+    name = f"the page's clock {abs(offset_seconds) // 60} minutes {'fast' if offset_seconds > 0 else 'slow'}"
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    net = Network(page)
+    page.clock.install(time=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset_seconds))
+    page.goto(web + "/")
+    page.get_by_test_id("signin-local").click()
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("message")).to_contain_text("Rollee Connect is open below")
+    answer = net.last_session()
+    left = answer[0]["expires_in"]
+    check(f"{name}: the server says 30 minutes", 1795 <= left <= 1800, left)
+    countdown_is(page, answer, f"{name}: the countdown is the server's expires_in")
+    time.sleep(3)  # real seconds: a page that refreshes on every tick would have done so by now
+    page.clock.run_for("05:00")
+    countdown_is(page, answer, f"{name}: 5 minutes later, 5 minutes less", page_seconds=300)
+    check(f"{name}: no refresh while time is left", net.count("/sessions/refresh") == 0, net.requests)
+
+    # About 30 s before its end, within the app's margin: one refresh, then a whole new session.
+    page.clock.run_for(f"{(left - 300 - 30) // 60:02d}:{(left - 300 - 30) % 60:02d}")
+    expect(page.get_by_test_id("message")).to_contain_text("about to expire, so the app refreshed it")
+    countdown_is(page, net.last_session(), f"{name}: the refreshed session counts down from its own expires_in")
+    time.sleep(3)
+    page.clock.run_for("10:00")
+    refreshes = net.count("/sessions/refresh")
+    check(f"{name}: exactly one refresh over 40 minutes of page time", refreshes == 1, net.requests)
+    check(f"{name}: the page's count agrees", page.evaluate("window.rolleeExample.refreshCalls()") == refreshes)
+    page.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--web", required=True)
@@ -73,6 +164,7 @@ def main():
         page.clock.install()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        net = Network(page)
         page.goto(args.web + "/")
 
         # 1. Sign in: locally, the dev identity.
@@ -91,18 +183,19 @@ def main():
         link = page.get_by_test_id("open-link").get_attribute("href")
         check("the Connect URL ends with the session id", link.endswith("/session/" + first), link)
         expect(page.get_by_test_id("time-left")).to_contain_text(re.compile(r"Time left: (29|30):\d\d"))
-        check("time left is counted from expires_at", True)
+        countdown_is(page, net.last_session(), "time left is counted from expires_in")
 
         # 3. Every problem type has its own human message; gateway answers too.
         messages = page.evaluate(
             """(types) => types.map((t) => [t, window.rolleeExample.humanMessage(
-                 400, {type: t, title: "", status: 400, detail: "", request_id: ""})])""",
+                 new window.rolleeExample.ConnectError({kind: "problem", status: 400, type: t, detail: ""}))])""",
             problem_types,
         )
-        fallback = page.evaluate("window.rolleeExample.humanMessage(500, null)")
+        fallback = page.evaluate("window.rolleeExample.humanMessage(new Error('?'))")
         missing = [t for t, m in messages if not m or m == fallback]
         check(f"each of the {len(problem_types)} problem types has a human message", not missing, missing)
-        gateway = page.evaluate("window.rolleeExample.humanMessage(401, {message: 'Unauthorized'})")
+        gateway = page.evaluate(
+            "window.rolleeExample.humanMessage(new window.rolleeExample.ConnectError({kind: 'gateway', status: 401, detail: 'Unauthorized'}))")
         check("API Gateway's 401 asks to sign in again", "sign in again" in gateway, gateway)
 
         # 4. Real problems from the server, shown as human messages.
@@ -122,20 +215,29 @@ def main():
         check("POST /users/{user_id}/sessions gave another session", second not in ("", first), second)
 
         # 5. 31 minutes later (the sandbox's clock and the page's): expired,
-        #    and the app refreshes the session by itself.
+        #    and the app refreshes the session by itself, once.
+        before = net.count("/sessions/refresh")
         sandbox(args.sandbox, "/_sandbox/clock", {"advance_seconds": 31 * 60})
         page.clock.fast_forward("31:00")
-        expect(page.get_by_test_id("message")).to_contain_text("The session expired, so the app refreshed it")
+        expect(page.get_by_test_id("message")).to_contain_text("about to expire, so the app refreshed it")
         refreshed = page.get_by_test_id("session-id").inner_text()
         check("the expired session was refreshed", refreshed not in ("", first, second), refreshed)
         expect(frame.locator("#status")).to_contain_text("Session valid until")
         check("the refreshed session's Connect page is valid", True)
-        expect(page.get_by_test_id("time-left")).to_contain_text(re.compile(r"Time left: (29|30):\d\d"))
+        countdown_is(page, net.last_session(), "the refreshed session counts down from its expires_in")
+        time.sleep(3)
+        check("one automatic refresh", net.count("/sessions/refresh") == before + 1, net.requests)
 
-        # 6. Opened as a plain file (any static host), the page asks for a
-        #    deployed stack's ApiUrl and a login token to paste.
+        # 6, 7. The page's clock an hour fast, then an hour slow.
+        skewed_clock(browser, args.web, 3600)
+        skewed_clock(browser, args.web, -3600)
+
+        # 8. From a static host serving the repository (the page at
+        #    /examples/web/, the client at /clients/typescript/dist/), the page
+        #    asks for a deployed stack's ApiUrl and a login token to paste.
         deployed = browser.new_page()
-        deployed.goto((ROOT / "examples/web/index.html").as_uri())
+        deployed.route("http://static.test/**", lambda route: serve_file(route))
+        deployed.goto("http://static.test/examples/web/index.html")
         expect(deployed.locator("#signin-deployed")).to_be_visible()
         check("served elsewhere, the page asks for ApiUrl and a login token", deployed.locator("#signin-local").is_hidden())
         deployed.close()

@@ -284,14 +284,27 @@ pub struct SessionBody {
     pub connect_url: String,
     /// RFC 3339 UTC, or `null` when Rollee gave no expiry.
     pub expires_at: Option<String>,
+    /// Whole seconds from this answer to `expires_at` (0 once past), or
+    /// `null` with it ([`Session::seconds_left`]). Apps count down from the
+    /// moment they receive the answer on a monotonic clock, so a device whose
+    /// wall clock is wrong still shows the right time left.
+    pub expires_in: Option<i64>,
 }
 
 impl From<&Session> for SessionBody {
     fn from(session: &Session) -> Self {
+        Self::at(session, OffsetDateTime::now_utc())
+    }
+}
+
+impl SessionBody {
+    /// The body as answered at `now`.
+    pub fn at(session: &Session, now: OffsetDateTime) -> Self {
         Self {
             session_id: session.id.to_string(),
             connect_url: session.link.to_string(),
             expires_at: rfc3339(session.expires_at),
+            expires_in: session.seconds_left(now),
         }
     }
 }

@@ -23,7 +23,10 @@ use endpoint::{
     CREATE_USER, Endpoint, GET_USER, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS,
     REFRESH_SESSION, TOKEN_REFRESH,
 };
-pub use parse::{RETRY_AFTER_RANGE, Session, User, parse_retry_after, parse_session, parse_user};
+pub use parse::{
+    RETRY_AFTER_RANGE, RolleeClock, Session, User, parse_http_date, parse_retry_after,
+    parse_session, parse_user,
+};
 use report::{Tally, log};
 use retry::{Attempt, Decision, Progress};
 
@@ -177,19 +180,28 @@ impl RolleeClient {
         deadline: Instant,
     ) -> Result<User, RolleeError> {
         let body = serde_json::json!({ "metadata": metadata });
-        let user = parse_user(&self.call(&CREATE_USER, None, Some(&body), deadline).await?)?;
-        if let Some(session) = &user.session {
+        let (value, clock) = self.call(&CREATE_USER, None, Some(&body), deadline).await?;
+        let mut user = parse_user(&value)?;
+        if let Some(session) = &mut user.session {
+            session.clock = clock;
             self.check_link(session)?;
         }
         Ok(user)
     }
 
     pub async fn get_user(&self, id: Uuid, deadline: Instant) -> Result<User, RolleeError> {
-        parse_user(&self.call(&GET_USER, Some(id), None, deadline).await?)
+        let (value, clock) = self.call(&GET_USER, Some(id), None, deadline).await?;
+        let mut user = parse_user(&value)?;
+        if let Some(session) = &mut user.session {
+            session.clock = clock;
+        }
+        Ok(user)
     }
 
     pub async fn new_session(&self, user: Uuid, deadline: Instant) -> Result<Session, RolleeError> {
-        let session = parse_session(&self.call(&NEW_SESSION, Some(user), None, deadline).await?)?;
+        let (value, clock) = self.call(&NEW_SESSION, Some(user), None, deadline).await?;
+        let mut session = parse_session(&value)?;
+        session.clock = clock;
         self.check_link(&session)?;
         Ok(session)
     }
@@ -199,10 +211,11 @@ impl RolleeClient {
         session: Uuid,
         deadline: Instant,
     ) -> Result<Session, RolleeError> {
-        let value = self
+        let (value, clock) = self
             .call(&REFRESH_SESSION, Some(session), None, deadline)
             .await?;
-        let session = parse_session(&value)?;
+        let mut session = parse_session(&value)?;
+        session.clock = clock;
         self.check_link(&session)?;
         Ok(session)
     }
@@ -210,7 +223,7 @@ impl RolleeClient {
     /// A new JWT from Rollee's token refresh at `url`, called with this
     /// client's JWT (the rotation function's; see [`TOKEN_REFRESH`]).
     pub async fn refresh_token(&self, url: &Url, deadline: Instant) -> Result<Jwt, RolleeError> {
-        let value = self
+        let (value, _) = self
             .call_at(&TOKEN_REFRESH, url.as_str(), None, deadline)
             .await?;
         value
@@ -236,7 +249,7 @@ impl RolleeClient {
             WebhookKind::Users => &PUT_USER_WEBHOOKS,
             WebhookKind::Accounts => &PUT_ACCOUNT_WEBHOOKS,
         };
-        self.call(endpoint, None, Some(config), deadline).await
+        Ok(self.call(endpoint, None, Some(config), deadline).await?.0)
     }
 
     /// A link that goes to the app must be one a web view may open: `https`,
@@ -252,14 +265,15 @@ impl RolleeClient {
         }
     }
 
-    /// One operation: attempts, the 401 re-read, the retry, all before `deadline`.
+    /// One operation: attempts, the 401 re-read, the retry, all before
+    /// `deadline`; the answer, and Rollee's clock when it said.
     async fn call(
         &self,
         endpoint: &Endpoint,
         id: Option<Uuid>,
         body: Option<&Value>,
         deadline: Instant,
-    ) -> Result<Value, RolleeError> {
+    ) -> Result<(Value, Option<RolleeClock>), RolleeError> {
         let mut path = endpoint.path.to_owned();
         if let Some(id) = id {
             path = path.replace("{id}", &id.to_string());
@@ -277,7 +291,7 @@ impl RolleeClient {
         url: &str,
         body: Option<&Value>,
         deadline: Instant,
-    ) -> Result<Value, RolleeError> {
+    ) -> Result<(Value, Option<RolleeClock>), RolleeError> {
         let started = Instant::now();
         let mut tally = Tally::default();
         let result = self
@@ -295,7 +309,7 @@ impl RolleeClient {
         body: Option<&Value>,
         deadline: Instant,
         tally: &mut Tally,
-    ) -> Result<Value, RolleeError> {
+    ) -> Result<(Value, Option<RolleeClock>), RolleeError> {
         let name = endpoint.path;
         let mut token = self.tokens.current().await;
         let mut progress = Progress::default();
@@ -328,8 +342,8 @@ impl RolleeClient {
             log(endpoint, &attempt, &decision, elapsed_ms);
             match decision {
                 Decision::Accept => {
-                    if let Attempt::Json(value) = attempt {
-                        return Ok(value);
+                    if let Attempt::Json(value, clock) = attempt {
+                        return Ok((value, clock));
                     }
                     return Err(RolleeError::Malformed("no JSON answer"));
                 }
@@ -393,12 +407,23 @@ impl RolleeClient {
         if !status.is_success() {
             return Attempt::Status(status.as_u16());
         }
+        let clock = response
+            .headers()
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date)
+            .map(|date| RolleeClock {
+                date,
+                received: Instant::now(),
+            });
         match http::read_capped(response, MAX_RESPONSE_BYTES).await {
             // An empty 2xx (a 204, say) is JSON `null`: no endpoint that
             // needs an answer accepts it, and one that needs none is done.
-            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Attempt::Json(Value::Null),
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {
+                Attempt::Json(Value::Null, clock)
+            }
             Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Attempt::Json)
+                .map(|value| Attempt::Json(value, clock))
                 .unwrap_or(Attempt::Malformed("the body is not JSON")),
             Err(BodyError::TooLarge) => Attempt::Malformed("the body is over the size limit"),
             Err(BodyError::Read(e)) => failure(e),

@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use tokio::time::Instant;
 use url::Url;
 use uuid::Uuid;
 
@@ -26,6 +28,51 @@ pub struct Session {
     pub link: Url,
     /// In UTC; `None` when Rollee's answer has no usable expiry: never invented.
     pub expires_at: Option<OffsetDateTime>,
+    /// Rollee's clock when it answered, when its answer said (`Date`).
+    pub clock: Option<RolleeClock>,
+}
+
+/// What time it was at Rollee (its answer's `Date` header, to the second)
+/// and when that answer arrived, on this process's monotonic clock.
+#[derive(Debug, Clone, Copy)]
+pub struct RolleeClock {
+    pub date: OffsetDateTime,
+    pub received: Instant,
+}
+
+impl Session {
+    /// Whole seconds left until `expires_at` (0 once past), `None` without
+    /// one. Counted on Rollee's clock, which states `expires_at`, when its
+    /// answer said what time it was: its `Date` less a second (a `Date` is
+    /// cut to the second, so never more than there is) less the time since
+    /// the answer arrived; otherwise on this server's clock (`now`). A server
+    /// and a Rollee whose clocks disagree still tell the app the lifetime
+    /// Rollee gave.
+    pub fn seconds_left(&self, now: OffsetDateTime) -> Option<i64> {
+        let at = self.expires_at?;
+        let left = match self.clock {
+            Some(clock) => {
+                let since = time::Duration::try_from(clock.received.elapsed())
+                    .unwrap_or(time::Duration::MAX);
+                (at - clock.date)
+                    .saturating_sub(time::Duration::SECOND)
+                    .saturating_sub(since)
+            }
+            None => at - now,
+        };
+        Some(left.whole_seconds().max(0))
+    }
+}
+
+/// An HTTP `Date` (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`); the
+/// obsolete forms are not read (then the server's own clock is used).
+pub fn parse_http_date(raw: &str) -> Option<OffsetDateTime> {
+    let format = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    PrimitiveDateTime::parse(raw.trim(), &format)
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
 }
 
 impl std::fmt::Debug for Session {
@@ -107,6 +154,7 @@ pub fn parse_session(value: &Value) -> Result<Session, RolleeError> {
         id,
         link,
         expires_at,
+        clock: None,
     })
 }
 
@@ -230,5 +278,73 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{s:?}").contains("5f0b1a2e"));
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn session(expires_at: Option<OffsetDateTime>, clock: Option<RolleeClock>) -> Session {
+        let link =
+            Url::parse("https://c.example/v0.4/session/b5540c1e-93f2-4d6a-8e0b-7c2d1f3a9e61")
+                .unwrap();
+        Session {
+            id: session_of_link(&link).unwrap(),
+            link,
+            expires_at,
+            clock,
+        }
+    }
+
+    #[test]
+    fn http_dates_are_read_in_their_one_current_form() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(datetime!(1994-11-06 08:49:37 UTC))
+        );
+        for obsolete in [
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "",
+            "now",
+        ] {
+            assert_eq!(parse_http_date(obsolete), None, "{obsolete}");
+        }
+    }
+
+    #[test]
+    fn time_left_is_counted_on_rollees_clock_when_it_says_and_never_overstated() {
+        let now = datetime!(2026-11-28 10:00:00.9 UTC);
+        let at = datetime!(2026-11-28 10:30:00.9 UTC);
+        // Without Rollee's clock: this server's, rounded down, 0 once past.
+        assert_eq!(session(Some(at), None).seconds_left(now), Some(1800));
+        let late = datetime!(2026-11-28 10:30:00.1 UTC);
+        assert_eq!(session(Some(late), None).seconds_left(now), Some(1799));
+        let past = datetime!(2026-11-28 09:59:00 UTC);
+        assert_eq!(session(Some(past), None).seconds_left(now), Some(0));
+        assert_eq!(session(None, None).seconds_left(now), None);
+        // Rollee's clock an hour ahead of this server's: still its 30 minutes,
+        // less the second its Date may have been cut by and the moment since.
+        let rollee = RolleeClock {
+            date: datetime!(2026-11-28 11:00:00 UTC),
+            received: Instant::now(),
+        };
+        let at = datetime!(2026-11-28 11:30:00 UTC);
+        let left = session(Some(at), Some(rollee)).seconds_left(now);
+        assert!(matches!(left, Some(1798 | 1799)), "{left:?}");
+        // Ten seconds after the answer arrived, ten seconds less.
+        let earlier = RolleeClock {
+            received: Instant::now() - std::time::Duration::from_secs(10),
+            ..rollee
+        };
+        let left = session(Some(at), Some(earlier)).seconds_left(now);
+        assert!(matches!(left, Some(1788 | 1789)), "{left:?}");
+        let gone = RolleeClock {
+            date: datetime!(2026-11-28 12:00:00 UTC),
+            received: Instant::now(),
+        };
+        assert_eq!(session(Some(at), Some(gone)).seconds_left(now), Some(0));
     }
 }

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::RolleeError;
 use super::endpoint::Endpoint;
 use super::retry::{Attempt, Decision};
@@ -43,7 +41,7 @@ impl Tally {
     pub(super) fn emit(
         &self,
         endpoint: &Endpoint,
-        result: &Result<Value, RolleeError>,
+        result: &Result<impl Sized, RolleeError>,
         latency: Duration,
     ) {
         metrics::rollee_call(&metrics::RolleeCall {
@@ -130,7 +128,7 @@ pub(super) fn log(endpoint: &Endpoint, attempt: &Attempt, decision: &Decision, e
                 "Rollee's answer is unusable"
             );
         }
-        Attempt::Json(_) => {}
+        Attempt::Json(..) => {}
     }
 }
 

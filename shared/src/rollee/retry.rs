@@ -4,12 +4,13 @@
 use serde_json::Value;
 
 use super::RolleeError;
+use super::parse::RolleeClock;
 
 /// What one attempt came to.
 #[derive(Debug)]
 pub enum Attempt {
-    /// A 2xx with a JSON body.
-    Json(Value),
+    /// A 2xx with a JSON body, and Rollee's clock when it said.
+    Json(Value, Option<RolleeClock>),
     /// 401: the JWT was rejected.
     Unauthorized,
     /// 429, with its `Retry-After` in seconds when given.
@@ -58,7 +59,7 @@ pub enum Decision {
 pub fn decide(attempt: &Attempt, idempotent: bool, progress: Progress) -> Decision {
     let may_retry = !progress.retried && progress.time_for_a_retry;
     match attempt {
-        Attempt::Json(_) => Decision::Accept,
+        Attempt::Json(..) => Decision::Accept,
         Attempt::Unauthorized if progress.reauthenticated => {
             Decision::Fail(RolleeError::Unauthorized)
         }
@@ -127,8 +128,8 @@ mod tests {
         let not_sent = || NotSent("refused".into());
         // (attempt, idempotent, progress, decision)
         let table: Vec<(Attempt, bool, Progress, &str)> = vec![
-            (Json(Value::Null), true, FRESH, "accept"),
-            (Json(Value::Null), false, RETRIED, "accept"),
+            (Json(Value::Null, None), true, FRESH, "accept"),
+            (Json(Value::Null, None), false, RETRIED, "accept"),
             (Unauthorized, true, FRESH, "reauth"),
             (Unauthorized, false, RETRIED, "reauth"),
             (Unauthorized, true, REAUTHENTICATED, "401"),

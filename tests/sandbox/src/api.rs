@@ -124,7 +124,7 @@ pub(crate) async fn handle(
     }
 
     let segments: Vec<&str> = api_path.split('/').filter(|s| !s.is_empty()).collect();
-    Ok(match (&parts.method, segments.as_slice()) {
+    let mut answer = match (&parts.method, segments.as_slice()) {
         (&Method::POST, ["users"]) => create_user(&shared, &body),
         (&Method::GET, ["users", id]) => with_uuid(id, |id| get_user(&shared, id)),
         (&Method::PUT, ["users", id]) => with_uuid(id, |id| put_user(&shared, id, &body)),
@@ -138,7 +138,24 @@ pub(crate) async fn handle(
         (&Method::PUT, ["webhooks", kind]) => put_webhook(&shared, kind, &body),
         (&Method::DELETE, ["webhooks", kind]) => delete_webhook(&shared, kind),
         _ => error(StatusCode::NOT_FOUND, "no such route"),
-    })
+    };
+    // Every HTTP server states its clock (`Date`, RFC 9110); the sandbox's is
+    // its world's, moved by `POST /_sandbox/clock`, so that the session
+    // lifetimes it states hold on its own clock, as Rollee's would.
+    let now = shared.world().now();
+    if let Some(date) = http_date(now) {
+        answer.headers_mut().insert(header::DATE, date);
+    }
+    Ok(answer)
+}
+
+/// `now` as an HTTP `Date` (IMF-fixdate).
+fn http_date(now: time::OffsetDateTime) -> Option<HeaderValue> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let text = now.to_offset(time::UtcOffset::UTC).format(&format).ok()?;
+    HeaderValue::from_str(&text).ok()
 }
 
 fn with_uuid(raw: &str, then: impl FnOnce(Uuid) -> HttpResponse) -> HttpResponse {

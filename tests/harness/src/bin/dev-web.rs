@@ -4,15 +4,19 @@
 //! Gateway's CORS settings, `CorsAllowedOrigins`, do that job).
 //!
 //! `WEB_ADDR` (default 127.0.0.1:9400), `WEB_ROOT` (default examples/web),
-//! `WEB_API` (default http://127.0.0.1:9000), `WEB_CALLER` (the caller the
-//! functions assume, shown by the page; default dev-user).
+//! `WEB_CLIENT` (default clients/typescript/dist: the TypeScript client's
+//! compiled ESM, served at `/clients/typescript/dist/`, where the page's
+//! relative import finds it both here and on a static host serving the
+//! repository), `WEB_API` (default http://127.0.0.1:9000), `WEB_CALLER` (the
+//! caller the functions assume, shown by the page; default dev-user).
 //!
 //! `GET /_dev/config.json` tells the page it runs locally. Any other path is
 //! a file of `WEB_ROOT`; `POST /users…`, `POST /sessions/…` and
 //! `POST /webhooks/rollee` are forwarded, as API Gateway would: a request to
-//! the first two without an `Authorization: Bearer` token
-//! gets the authorizer's 401 (the token itself is not verified: there is no
-//! identity provider locally), other requests API Gateway's 404 body.
+//! the first two without an `Authorization: Bearer` token, or with a JWT
+//! whose `exp` has passed, gets the authorizer's 401 (the signature is not
+//! verified: there is no identity provider locally; a token that is no JWT
+//! is let through), other requests API Gateway's 404 body.
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -25,9 +29,11 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use rollee_shared::http::{Timeouts, client};
+use rollee_shared::token::Jwt;
 
 struct Web {
     root: PathBuf,
+    client: PathBuf,
     api: String,
     caller: String,
     http: reqwest::Client,
@@ -42,6 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = var("WEB_ADDR", "127.0.0.1:9400").parse()?;
     let web = Arc::new(Web {
         root: PathBuf::from(var("WEB_ROOT", "examples/web")),
+        client: PathBuf::from(var("WEB_CLIENT", "clients/typescript/dist")),
         api: var("WEB_API", "http://127.0.0.1:9000")
             .trim_end_matches('/')
             .to_owned(),
@@ -74,7 +81,7 @@ async fn handle(web: Arc<Web>, request: Request<Incoming>) -> Result<Reply, std:
         ),
         (&Method::POST, _) if api_route || path == "/webhooks/rollee" => {
             // The webhook route has no authorizer: it checks its own header.
-            if api_route && !has_bearer(&parts.headers) {
+            if api_route && !authorized(&parts.headers) {
                 // What API Gateway's JWT authorizer answers without a token.
                 return Ok(reply(
                     StatusCode::UNAUTHORIZED,
@@ -89,7 +96,10 @@ async fn handle(web: Arc<Web>, request: Request<Incoming>) -> Result<Reply, std:
                 .unwrap_or_default();
             forward(&web, &parts, body).await
         }
-        (&Method::GET | &Method::HEAD, _) => file(&web.root, &path).await,
+        (&Method::GET | &Method::HEAD, _) => match path.strip_prefix(CLIENT_PATH) {
+            Some(rest) => file(&web.client, rest).await,
+            None => file(&web.root, &path).await,
+        },
         _ => not_found(),
     })
 }
@@ -147,14 +157,26 @@ async fn forward(web: &Web, parts: &hyper::http::request::Parts, body: Bytes) ->
     out
 }
 
-/// API Gateway's JWT authorizer needs a `Bearer` token; it is not verified
-/// here (there is no identity provider locally), only required.
-fn has_bearer(headers: &hyper::HeaderMap) -> bool {
-    headers
+/// Where the page finds the TypeScript client.
+const CLIENT_PATH: &str = "/clients/typescript/dist/";
+
+/// API Gateway's JWT authorizer needs a `Bearer` token and refuses one whose
+/// `exp` has passed; its signature is not verified here (there is no
+/// identity provider locally), and a token that is no JWT is let through.
+fn authorized(headers: &hyper::HeaderMap) -> bool {
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| !token.trim().is_empty())
+        .map(str::trim)
+        .unwrap_or_default();
+    if token.is_empty() {
+        return false;
+    }
+    let expired = Jwt::new(token)
+        .expires_at()
+        .is_some_and(|exp| exp <= time::OffsetDateTime::now_utc());
+    !expired
 }
 
 /// A file under `root`; no path leaves it.

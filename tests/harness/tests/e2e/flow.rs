@@ -25,10 +25,11 @@ async fn create_user_then_new_session_then_refresh() {
     let first_session = Uuid::parse_str(first_url.rsplit('/').next().unwrap()).unwrap();
     assert!(sandbox.session_is_valid(first_session));
     assert!(created.body["expires_at"].as_str().unwrap().ends_with('Z'));
+    expires_in_matches_expires_at(&created);
     assert_eq!(created.str("session_id"), first_session.to_string());
     assert_eq!(
         created.body.as_object().unwrap().len(),
-        4,
+        5,
         "{}",
         created.body
     );
@@ -52,6 +53,7 @@ async fn create_user_then_new_session_then_refresh() {
         session.str("session_id")
     );
     assert!(session.body["expires_at"].is_string());
+    expires_in_matches_expires_at(&session);
 
     // 3. POST /sessions/refresh with the current URL.
     let body = serde_json::json!({ "connect_url": second_url }).to_string();
@@ -63,6 +65,7 @@ async fn create_user_then_new_session_then_refresh() {
         third_url.rsplit('/').next().unwrap(),
         refreshed.str("session_id")
     );
+    expires_in_matches_expires_at(&refreshed);
     let third_session = Uuid::parse_str(&refreshed.str("session_id")).unwrap();
     assert!(sandbox.session_is_valid(third_session));
     // The sandbox replaces a refreshed session: the old URL no longer opens.
@@ -100,6 +103,25 @@ async fn create_user_then_new_session_then_refresh() {
             answer.body
         );
     }
+}
+
+/// `expires_in` is `expires_at` less the moment of the answer, in whole
+/// seconds, never more (Rollee's `Date` is cut to the second, so the
+/// server takes a second off): a fresh sandbox session has its 30 minutes,
+/// give or take the seconds the answer took.
+fn expires_in_matches_expires_at(answer: &Answer) {
+    let now = time::OffsetDateTime::now_utc();
+    let at = time::OffsetDateTime::parse(
+        &answer.str("expires_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = (at - now).whole_seconds();
+    let expires_in = answer.body["expires_in"].as_i64().unwrap();
+    assert!(
+        (left - 2..=left + 1).contains(&expires_in) && (1795..=1800).contains(&expires_in),
+        "expires_in {expires_in}, {left} s to expires_at"
+    );
 }
 
 #[tokio::test]
@@ -181,6 +203,10 @@ async fn an_expired_session_is_refreshed_into_one_that_opens() {
     watch_session(&refreshed);
     let fresh = Uuid::parse_str(&refreshed.str("session_id")).unwrap();
     assert!(sandbox.session_is_valid(fresh));
+    // Rollee's clock (the sandbox's) is now 31 minutes ahead of this
+    // server's: the new session still has 30 minutes, counted on Rollee's.
+    let expires_in = refreshed.body["expires_in"].as_i64().unwrap();
+    assert!((1795..=1800).contains(&expires_in), "{expires_in}");
 
     // The Connect page served at the new link says so; the old one does not open.
     let http = rollee_shared::http::client(test_options().timeouts()).unwrap();

@@ -15,6 +15,7 @@
 //! - `logs`: the real binaries' JSON lines: request and trace ids on each, metric lines by the rules, the runbook's queries name real fields;
 //! - `metrics`: the metric lines the handlers emit (the embedded metric format's rules, what each request counts, the JWT alarm's metric);
 //! - `openapi`: docs/openapi.yaml's examples are what the handlers answer; its routes and problem types are the code's;
+//! - `recipes`: every route, field and problem type the platform recipes (docs/clients/) name is in docs/openapi.yaml;
 //! - `deliveries`: the sandbox registers the receiver (the real `register-webhooks`) and delivers to it over HTTP: the whole story, retries, duplicates;
 //! - `webhooks`: the webhook receiver against moto (table, secret, EventBridge → SQS) and the sandbox's deliveries;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
@@ -34,6 +35,7 @@ mod metrics;
 mod oncall;
 mod openapi;
 mod ownership;
+mod recipes;
 mod retries;
 mod robustness;
 mod rotation;

@@ -534,7 +534,7 @@ async fn after_a_refusal_a_new_secret_value_is_accepted_within_seconds() {
         .unwrap();
     let new = Credentials::derive(&rotated).unwrap();
     watch(new.header_value());
-    // The README's promise: a value it does not know makes a function
+    // docs/webhooks.md's promise: a value it does not know makes a function
     // re-read the secret at once, at most every 2 seconds.
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     let a = deliver(&setup, &[(DEFAULT_HEADER, new.header_value())], &body).await;
