@@ -13,6 +13,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::{digest, hmac};
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::HeaderName;
 
@@ -239,62 +242,28 @@ pub fn body_digest(body: &[u8]) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(bytes)
 }
 
+/// Either case; an odd length or any other character is `None`.
 fn hex_decode(raw: &str) -> Option<Vec<u8>> {
-    if !raw.len().is_multiple_of(2) {
-        return None;
-    }
-    let value = |c: u8| char::from(c).to_digit(16);
-    raw.as_bytes()
-        .chunks(2)
-        .map(|pair| u8::try_from((value(pair[0])? << 4) | value(pair[1])?).ok())
-        .collect()
+    hex::decode(raw).ok()
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64, padded or not (what Rollee sends is not published).
+/// Strict otherwise: no `=` beyond the canonical padding (`Zm9v=` and
+/// `Zm9vYg===` are refused), and the unused bits of the last character zero.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 fn base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    BASE64.encode(bytes)
 }
 
 fn base64_decode(raw: &str) -> Option<Vec<u8>> {
-    let raw = raw.trim_end_matches('=');
-    let mut out = Vec::with_capacity(raw.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in raw.bytes() {
-        let v = BASE64.iter().position(|&b| b == c)?;
-        acc = (acc << 6) | u32::try_from(v).ok()?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
-        }
-    }
-    // Leftover bits must be padding zeros; a lone sixth of a byte is no base64.
-    (bits < 6 && acc & ((1 << bits) - 1) == 0).then_some(out)
+    BASE64.decode(raw).ok()
 }
 
 #[cfg(test)]
