@@ -6,13 +6,14 @@
 //! makes it; nobody types it): the header's value and the signing key are
 //! each an HMAC-SHA256 of a fixed label under that secret, so that knowing
 //! one tells nothing of the other, and the secret itself never leaves AWS
-//! except to the registration step. Comparisons are constant-time
-//! (`aws_lc_rs::hmac::verify`).
+//! except to the registration step. Comparisons are constant-time: the
+//! header's value with `aws_lc_rs::constant_time::verify_slices_are_equal`,
+//! the signature with `aws_lc_rs::hmac::verify`.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::{constant_time, digest, hmac};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -145,14 +146,13 @@ pub struct Verifier {
     accepted: Vec<Accepted>,
 }
 
-/// The header is compared in constant time as an HMAC under a key only the
-/// secret's holders know (the expected value itself): `hmac::verify` of the
-/// provided value against the expected value's tag. (A key drawn at random
-/// would do too, but seeding aws-lc's generator costs ~50 ms of CPU at the
-/// first draw: measured at cold start.)
+/// The header is compared in constant time with the expected value itself
+/// (aws-lc's `CRYPTO_memcmp`: its time depends on the length alone, and every
+/// expected value is 64 hex digits, as anyone may know). Nothing is derived
+/// or drawn at random for it: seeding aws-lc's generator would cost ~50 ms of
+/// CPU at cold start (measured).
 struct Accepted {
-    compare: hmac::Key,
-    header_tag: hmac::Tag,
+    header_value: Box<[u8]>,
     signing: hmac::Key,
     /// `None`: the current value; else the end of the previous one's grace.
     until: Option<Instant>,
@@ -174,15 +174,10 @@ impl Verifier {
         signature: Option<SignatureEncoding>,
         keys: &Keys,
     ) -> Result<Self, String> {
-        let accept = |credentials: &Credentials, until: Option<Instant>| {
-            let value = credentials.header_value.as_bytes();
-            let compare = hmac::Key::new(hmac::HMAC_SHA256, value);
-            Accepted {
-                header_tag: hmac::sign(&compare, value),
-                compare,
-                signing: hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes()),
-                until,
-            }
+        let accept = |credentials: &Credentials, until: Option<Instant>| Accepted {
+            header_value: credentials.header_value.as_bytes().into(),
+            signing: hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes()),
+            until,
         };
         let mut accepted = vec![accept(&keys.current, None)];
         if let Some((previous, until)) = &keys.previous
@@ -211,7 +206,9 @@ impl Verifier {
             .accepted
             .iter()
             .filter(|a| a.until.is_none_or(|until| now < until))
-            .find(|a| hmac::verify(&a.compare, provided.as_bytes(), a.header_tag.as_ref()).is_ok())
+            .find(|a| {
+                constant_time::verify_slices_are_equal(provided.as_bytes(), &a.header_value).is_ok()
+            })
             .ok_or(Rejection::WrongHeader)?;
         let Some(encoding) = self.signature else {
             return Ok(());
