@@ -7,19 +7,22 @@
 //! from moto's Secrets Manager, keep their ownership table in an in-process
 //! stand-in (or moto's DynamoDB with `--table moto`, see [`table`]) and call
 //! the local Rollee sandbox. Everything is
-//! measured from outside the function process. A run in which any invocation
-//! failed reports no figures and says which failed.
+//! measured from outside the function process, but for the time of its own
+//! calls, which the overhead takes from its metric lines ([`paired`]). A run
+//! in which any invocation failed reports no figures and says which failed.
 //!
 //! - [`settings`]: the command line and the constants of a run;
 //! - [`workload`]: the functions, started as Lambda would, and their events;
 //! - [`measure`]: init, invocations, upstream, concurrency, percentiles;
 //! - [`table`]: the in-process stand-in for the ownership table;
+//! - [`paired`]: each invocation paired with its own calls (the overhead);
 //! - [`webhook`]: the webhook function, measured apart;
 //! - [`emf`]: what the metric lines cost (in child processes of this binary);
 //! - [`report`]: the tables, the targets and `results.json`.
 
 mod emf;
 mod measure;
+mod paired;
 mod report;
 mod settings;
 mod table;
