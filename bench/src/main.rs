@@ -18,8 +18,10 @@
 //! - [`paired`]: each invocation paired with its own calls (the overhead);
 //! - [`webhook`]: the webhook function, measured apart;
 //! - [`emf`]: what the metric lines cost (in child processes of this binary);
+//! - [`cost`]: what a request costs at AWS's prices;
 //! - [`report`]: the tables, the targets and `results.json`.
 
+mod cost;
 mod emf;
 mod measure;
 mod paired;
@@ -119,7 +121,15 @@ async fn run() -> Result<bool, Error> {
         let sub = format!("bench-{}", kind.binary());
         let mut work = Work::new(kind, &client, &store, sub).await?;
         let init = measure::init(kind, &env, &moto, settings.inits, &failures).await?;
-        let serial = measure::invocations(kind, &env, settings.warm, &mut work, &failures).await?;
+        let serial = measure::invocations(
+            kind,
+            &env,
+            settings.warm,
+            &mut work,
+            fast.as_ref(),
+            &failures,
+        )
+        .await?;
         let (upstream, table) =
             measure::upstream(kind, &client, &store, settings.warm, &mut work, &failures).await;
         let concurrency = measure::concurrency(
@@ -145,16 +155,9 @@ async fn run() -> Result<bool, Error> {
 
     eprintln!("bench: webhook …");
     let webhook = match &fast {
-        Some(table) => Some(
-            webhook::measure(
-                &moto,
-                &table.endpoint(),
-                settings.inits,
-                settings.warm,
-                &failures,
-            )
-            .await?,
-        ),
+        Some(table) => {
+            Some(webhook::measure(&moto, table, settings.inits, settings.warm, &failures).await?)
+        }
         // Measured against the stand-ins only: with moto it would measure moto.
         None => None,
     };
@@ -167,9 +170,19 @@ async fn run() -> Result<bool, Error> {
 
     let report = Report::new(&settings, &results);
     let webhook_table = webhook.as_ref().map(|w| w.table()).unwrap_or_default();
-    let table = format!("{}\n{}\n{webhook_table}", report.table(), emf_cost.table());
+    let requests = cost::requests(&results, webhook.as_ref());
+    let cost_table = if requests.is_empty() {
+        "What a request costs: not counted (the table's units need the in-process table, the overhead the metric lines)\n".to_owned()
+    } else {
+        cost::table(&requests)
+    };
+    let table = format!(
+        "{}\n{}\n{webhook_table}\n{cost_table}",
+        report.table(),
+        emf_cost.table()
+    );
     println!("{table}");
-    let mut extra = serde_json::json!({ "emf": emf_cost.json() });
+    let mut extra = serde_json::json!({ "emf": emf_cost.json(), "cost": cost::json(&requests) });
     if let Some(w) = &webhook {
         extra["webhook"] = w.json();
     }

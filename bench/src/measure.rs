@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::Error;
 use crate::paired::{self, Calls};
 use crate::settings::{IN_FLIGHT, INIT_TIMEOUT, NAMESPACE, SECRET, UPSTREAM_DELAY};
+use crate::table::{FastTable, Units};
 use crate::workload::{Env, JwtFrom, Kind, Work, invoke, start};
 
 /// Everything that went wrong in the run; any entry voids the figures.
@@ -72,6 +73,9 @@ pub struct Serial {
     pub overhead: Vec<Duration>,
     /// Each warm invocation's calls, as the function timed them (idem).
     pub calls: Vec<Calls>,
+    /// The table's request units of each warm invocation (the in-process
+    /// table only).
+    pub units: Vec<Units>,
     /// `None` if the process's `VmHWM` could not be read.
     pub peak_rss_kib: Option<u64>,
 }
@@ -129,6 +133,7 @@ pub async fn invocations(
     env: &Env,
     warm: usize,
     work: &mut Work,
+    table: Option<&FastTable>,
     failures: &Failures,
 ) -> Result<Serial, Error> {
     let function = start(kind, env, JwtFrom::Secret, &[], true).await?;
@@ -167,6 +172,7 @@ pub async fn invocations(
         warm: windows.iter().map(duration).collect(),
         overhead,
         calls,
+        units: table.map(|t| t.units_within(windows)).unwrap_or_default(),
         peak_rss_kib,
     })
 }

@@ -35,6 +35,7 @@ use crate::Error;
 use crate::measure::{Failures, percentile};
 use crate::paired::{self, Calls};
 use crate::settings::{INIT_TIMEOUT, NAMESPACE, TABLE, root};
+use crate::table::{FastTable, Units};
 
 const BINARY: &str = "webhook";
 const SECRET_ID: &str = "rollee/connect/webhook";
@@ -63,9 +64,10 @@ struct FastBus {
     task: JoinHandle<()>,
 }
 
-/// Each `PutEvents`: when it arrived, when it was answered.
+/// Each `PutEvents`: when it arrived, when it was answered, and the events
+/// EventBridge bills for it (one per entry and 64 KB started).
 #[derive(Default)]
-struct Served(Mutex<Vec<(Instant, Instant)>>);
+struct Served(Mutex<Vec<(Instant, Instant, u64)>>);
 
 impl Drop for FastBus {
     fn drop(&mut self) {
@@ -79,7 +81,14 @@ async fn put_events(
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     use http_body_util::BodyExt;
     let arrived = Instant::now();
-    request.into_body().collect().await?;
+    let body = request.into_body().collect().await?.to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let events: u64 = body["Entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| entry.to_string().len().div_ceil(64 * 1024).max(1) as u64)
+        .sum();
     let answer = json!({"FailedEntryCount": 0, "Entries": [{"EventId": Uuid::new_v4()}]});
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
     response.headers_mut().insert(
@@ -90,7 +99,7 @@ async fn put_events(
         .0
         .lock()
         .expect("no panic while holding the log")
-        .push((arrived, Instant::now()));
+        .push((arrived, Instant::now(), events));
     Ok(response)
 }
 
@@ -107,8 +116,9 @@ impl FastBus {
         format!("http://{}", self.addr)
     }
 
-    /// Within each window: the time `PutEvents` calls were being served.
-    fn within(&self, windows: &[(Instant, Instant)]) -> Vec<Duration> {
+    /// Within each window: the time `PutEvents` calls were being served,
+    /// their number, and the events billed.
+    fn within(&self, windows: &[(Instant, Instant)]) -> Vec<(Duration, u32, u64)> {
         let served = self
             .served
             .0
@@ -119,9 +129,13 @@ impl FastBus {
             .map(|(from, to)| {
                 served
                     .iter()
-                    .filter(|(arrived, answered)| from <= arrived && answered <= to)
-                    .map(|(arrived, answered)| answered.duration_since(*arrived))
-                    .sum()
+                    .filter(|(arrived, answered, _)| from <= arrived && answered <= to)
+                    .fold(
+                        (Duration::ZERO, 0, 0),
+                        |(time, calls, events), (a, b, n)| {
+                            (time + b.duration_since(*a), calls + 1, events + n)
+                        },
+                    )
             })
             .collect()
     }
@@ -137,6 +151,10 @@ pub struct WebhookResult {
     pub overhead: Vec<Duration>,
     /// Each warm delivery's table calls, as the function timed them.
     pub calls: Vec<Calls>,
+    /// Each warm delivery's table units, `PutEvents` calls, events billed.
+    pub units: Vec<Units>,
+    pub publishes: Vec<u32>,
+    pub events: Vec<u64>,
     pub peak_rss_kib: Option<u64>,
 }
 
@@ -152,11 +170,13 @@ fn delivery_event(credentials: &Credentials) -> Result<Value, Error> {
 /// `warm` direct sequences of the same calls.
 pub async fn measure(
     moto: &Moto,
-    table_endpoint: &str,
+    table: &FastTable,
     inits: usize,
     warm: usize,
     failures: &Failures,
 ) -> Result<WebhookResult, Error> {
+    let table_endpoint = table.endpoint();
+    let table_endpoint = table_endpoint.as_str();
     moto.put_secret(SECRET_ID, WEBHOOK_SECRET).await?;
     let bus = FastBus::start().await?;
     let credentials = Credentials::derive(WEBHOOK_SECRET).ok_or("a short webhook secret")?;
@@ -205,7 +225,8 @@ pub async fn measure(
     let output = function.stop();
     let (first, windows) = windows.split_at(1);
     let duration = |(from, to): &(Instant, Instant)| to.duration_since(*from);
-    let published = bus.within(windows);
+    let bus_within = bus.within(windows);
+    let published: Vec<Duration> = bus_within.iter().map(|(time, _, _)| *time).collect();
     let (mut calls, mut overhead) = (Vec::new(), Vec::new());
     match paired::by_invocation(&output, NAMESPACE) {
         Ok(mut all) if !all.is_empty() => {
@@ -215,6 +236,7 @@ pub async fn measure(
         Ok(_) => failures.add("webhook: no metric lines to pair".to_owned()),
         Err(e) => failures.add(format!("webhook: a metric line is malformed: {e}")),
     }
+    let units = table.units_within(windows);
 
     // The same calls from here, with the same endpoints.
     let sdk_config = moto.sdk_config().await?;
@@ -261,6 +283,9 @@ pub async fn measure(
         upstream,
         overhead,
         calls,
+        units,
+        publishes: bus_within.iter().map(|(_, calls, _)| *calls).collect(),
+        events: bus_within.iter().map(|(_, _, events)| *events).collect(),
         peak_rss_kib,
     })
 }
