@@ -7,19 +7,24 @@
 //! from moto's Secrets Manager, keep their ownership table in an in-process
 //! stand-in (or moto's DynamoDB with `--table moto`, see [`table`]) and call
 //! the local Rollee sandbox. Everything is
-//! measured from outside the function process. A run in which any invocation
-//! failed reports no figures and says which failed.
+//! measured from outside the function process, but for the time of its own
+//! calls, which the overhead takes from its metric lines ([`paired`]). A run
+//! in which any invocation failed reports no figures and says which failed.
 //!
 //! - [`settings`]: the command line and the constants of a run;
 //! - [`workload`]: the functions, started as Lambda would, and their events;
 //! - [`measure`]: init, invocations, upstream, concurrency, percentiles;
 //! - [`table`]: the in-process stand-in for the ownership table;
+//! - [`paired`]: each invocation paired with its own calls (the overhead);
 //! - [`webhook`]: the webhook function, measured apart;
 //! - [`emf`]: what the metric lines cost (in child processes of this binary);
+//! - [`cost`]: what a request costs at AWS's prices;
 //! - [`report`]: the tables, the targets and `results.json`.
 
+mod cost;
 mod emf;
 mod measure;
+mod paired;
 mod report;
 mod settings;
 mod table;
@@ -116,7 +121,15 @@ async fn run() -> Result<bool, Error> {
         let sub = format!("bench-{}", kind.binary());
         let mut work = Work::new(kind, &client, &store, sub).await?;
         let init = measure::init(kind, &env, &moto, settings.inits, &failures).await?;
-        let serial = measure::invocations(kind, &env, settings.warm, &mut work, &failures).await?;
+        let serial = measure::invocations(
+            kind,
+            &env,
+            settings.warm,
+            &mut work,
+            fast.as_ref(),
+            &failures,
+        )
+        .await?;
         let (upstream, table) =
             measure::upstream(kind, &client, &store, settings.warm, &mut work, &failures).await;
         let concurrency = measure::concurrency(
@@ -142,16 +155,9 @@ async fn run() -> Result<bool, Error> {
 
     eprintln!("bench: webhook …");
     let webhook = match &fast {
-        Some(table) => Some(
-            webhook::measure(
-                &moto,
-                &table.endpoint(),
-                settings.inits,
-                settings.warm,
-                &failures,
-            )
-            .await?,
-        ),
+        Some(table) => {
+            Some(webhook::measure(&moto, table, settings.inits, settings.warm, &failures).await?)
+        }
         // Measured against the stand-ins only: with moto it would measure moto.
         None => None,
     };
@@ -164,9 +170,19 @@ async fn run() -> Result<bool, Error> {
 
     let report = Report::new(&settings, &results);
     let webhook_table = webhook.as_ref().map(|w| w.table()).unwrap_or_default();
-    let table = format!("{}\n{}\n{webhook_table}", report.table(), emf_cost.table());
+    let requests = cost::requests(&results, webhook.as_ref());
+    let cost_table = if requests.is_empty() {
+        "What a request costs: not counted (the table's units need the in-process table, the overhead the metric lines)\n".to_owned()
+    } else {
+        cost::table(&requests)
+    };
+    let table = format!(
+        "{}\n{}\n{webhook_table}\n{cost_table}",
+        report.table(),
+        emf_cost.table()
+    );
     println!("{table}");
-    let mut extra = serde_json::json!({ "emf": emf_cost.json() });
+    let mut extra = serde_json::json!({ "emf": emf_cost.json(), "cost": cost::json(&requests) });
     if let Some(w) = &webhook {
         extra["webhook"] = w.json();
     }

@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::Error;
-use crate::settings::{IN_FLIGHT, INIT_TIMEOUT, SECRET, UPSTREAM_DELAY};
+use crate::paired::{self, Calls};
+use crate::settings::{IN_FLIGHT, INIT_TIMEOUT, NAMESPACE, SECRET, UPSTREAM_DELAY};
+use crate::table::{FastTable, Units};
 use crate::workload::{Env, JwtFrom, Kind, Work, invoke, start};
 
 /// Everything that went wrong in the run; any entry voids the figures.
@@ -66,6 +68,14 @@ pub struct Init {
 pub struct Serial {
     pub first: Duration,
     pub warm: Vec<Duration>,
+    /// Each warm invocation's time less its own calls' ([`paired`]): empty
+    /// for the floor (no calls, no metric lines) and with the lines off.
+    pub overhead: Vec<Duration>,
+    /// Each warm invocation's calls, as the function timed them (idem).
+    pub calls: Vec<Calls>,
+    /// The table's request units of each warm invocation (the in-process
+    /// table only).
+    pub units: Vec<Units>,
     /// `None` if the process's `VmHWM` could not be read.
     pub peak_rss_kib: Option<u64>,
 }
@@ -96,7 +106,7 @@ pub async fn init(
             if kind == Kind::Hello && jwt == JwtFrom::Token {
                 continue;
             }
-            let function = start(kind, env, jwt, &[]).await?;
+            let function = start(kind, env, jwt, &[], false).await?;
             match function.init(INIT_TIMEOUT).await {
                 Ok(d) if jwt == JwtFrom::Secret => init.secret.push(d),
                 Ok(d) => init.token.push(d),
@@ -116,32 +126,54 @@ async fn secret_round_trip(moto: &Moto) -> Result<Duration, Error> {
     Ok(started.elapsed())
 }
 
-/// The first invocation and `warm` more, in one process.
+/// The first invocation and `warm` more, in one process; its output kept to
+/// pair each invocation with its calls.
 pub async fn invocations(
     kind: Kind,
     env: &Env,
     warm: usize,
     work: &mut Work,
+    table: Option<&FastTable>,
     failures: &Failures,
 ) -> Result<Serial, Error> {
-    let function = start(kind, env, JwtFrom::Secret, &[]).await?;
+    let function = start(kind, env, JwtFrom::Secret, &[], true).await?;
     function.init(INIT_TIMEOUT).await?;
-    let mut timed = Vec::with_capacity(warm + 1);
+    let mut windows = Vec::with_capacity(warm + 1);
     for i in 0..=warm {
         let e = work.next_event();
         let started = Instant::now();
         let outcome = invoke(&function, kind, &e).await;
-        timed.push(started.elapsed());
+        windows.push((started, Instant::now()));
         match outcome {
             Ok(response) => work.record(&response),
             Err(what) => failures.add(format!("{} invocation #{i}: {what}", kind.binary())),
         }
     }
-    let first = timed.remove(0);
+    let peak_rss_kib = function.peak_rss_kib();
+    let output = function.stop();
+    let (first, windows) = windows.split_at(1);
+    let duration = |(from, to): &(Instant, Instant)| to.duration_since(*from);
+    let (mut calls, mut overhead) = (Vec::new(), Vec::new());
+    if kind != Kind::Hello && env.metrics {
+        match paired::by_invocation(&output, NAMESPACE) {
+            Ok(mut all) if !all.is_empty() => {
+                calls = all.split_off(1);
+                overhead = paired::overheads(kind.binary(), windows, &calls, &[], failures);
+            }
+            Ok(_) => failures.add(format!("{}: no metric lines to pair", kind.binary())),
+            Err(e) => failures.add(format!(
+                "{}: a metric line is malformed: {e}",
+                kind.binary()
+            )),
+        }
+    }
     Ok(Serial {
-        first,
-        warm: timed,
-        peak_rss_kib: function.peak_rss_kib(),
+        first: duration(&first[0]),
+        warm: windows.iter().map(duration).collect(),
+        overhead,
+        calls,
+        units: table.map(|t| t.units_within(windows)).unwrap_or_default(),
+        peak_rss_kib,
     })
 }
 
@@ -276,7 +308,7 @@ pub async fn concurrency(
     failures: &Arc<Failures>,
 ) -> Result<Concurrency, Error> {
     let concurrency = [("AWS_LAMBDA_MAX_CONCURRENCY", IN_FLIGHT.to_string())];
-    let function = Arc::new(start(kind, env, JwtFrom::Secret, &concurrency).await?);
+    let function = Arc::new(start(kind, env, JwtFrom::Secret, &concurrency, false).await?);
     function.init(INIT_TIMEOUT).await?;
     // Each in-flight stream has its own caller, user and refresh chain.
     let mut streams = Vec::with_capacity(IN_FLIGHT);

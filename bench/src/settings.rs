@@ -13,6 +13,9 @@ pub const SECRET: &str = "rollee/connect/jwt";
 /// The ownership table the functions are given, on moto.
 pub const TABLE: &str = "ownership";
 pub const MEMORY_MB: u32 = 128;
+/// The functions' METRICS_NAMESPACE: their metric lines are checked, and
+/// paired with their invocations, under it.
+pub const NAMESPACE: &str = "RolleeConnect/bench";
 /// Invocations in flight in one process for the concurrency figure.
 pub const IN_FLIGHT: usize = 64;
 /// The sandbox's delay on every call during the concurrency figure.

@@ -1,15 +1,19 @@
 //! The webhook function, measured apart from the Connect functions (it calls
 //! no Rollee, and answers Rollee rather than the app): its size, its init
-//! (the webhook secret from moto's Secrets Manager), its warm deliveries, and
-//! the same AWS calls made directly (claim, owner, publish, record) to see
-//! what the function adds.
+//! (the webhook secret from moto's Secrets Manager), its warm deliveries, the
+//! same AWS calls made directly (claim, owner, publish, record), and what
+//! each delivery adds to its own calls ([`crate::paired`]).
 //!
 //! The table is the in-process stand-in ([`crate::table`]); EventBridge is an
 //! in-process stand-in too, answering `PutEvents` at once: with moto's bus
-//! the figures would measure moto.
+//! the figures would measure moto. The function times its table calls on
+//! its metric lines but not its `PutEvents`: that call's upstream time is
+//! the bus stand-in's, from the request's arrival to its answer, which
+//! leaves the SDK's own work on the call (signing, serialising, the local
+//! round trip) in the overhead.
 
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -29,7 +33,9 @@ use uuid::Uuid;
 
 use crate::Error;
 use crate::measure::{Failures, percentile};
-use crate::settings::{INIT_TIMEOUT, TABLE, root};
+use crate::paired::{self, Calls};
+use crate::settings::{INIT_TIMEOUT, NAMESPACE, TABLE, root};
+use crate::table::{FastTable, Units};
 
 const BINARY: &str = "webhook";
 const SECRET_ID: &str = "rollee/connect/webhook";
@@ -54,8 +60,14 @@ fn bootstrap() -> std::path::PathBuf {
 /// An EventBridge stand-in: every `PutEvents` succeeds at once.
 struct FastBus {
     addr: std::net::SocketAddr,
+    served: Arc<Served>,
     task: JoinHandle<()>,
 }
+
+/// Each `PutEvents`: when it arrived, when it was answered, and the events
+/// EventBridge bills for it (one per entry and 64 KB started).
+#[derive(Default)]
+struct Served(Mutex<Vec<(Instant, Instant, u64)>>);
 
 impl Drop for FastBus {
     fn drop(&mut self) {
@@ -64,15 +76,30 @@ impl Drop for FastBus {
 }
 
 async fn put_events(
-    _: Arc<()>,
-    _request: Request<Incoming>,
+    served: Arc<Served>,
+    request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    use http_body_util::BodyExt;
+    let arrived = Instant::now();
+    let body = request.into_body().collect().await?.to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let events: u64 = body["Entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| entry.to_string().len().div_ceil(64 * 1024).max(1) as u64)
+        .sum();
     let answer = json!({"FailedEntryCount": 0, "Entries": [{"EventId": Uuid::new_v4()}]});
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
     );
+    served
+        .0
+        .lock()
+        .expect("no panic while holding the log")
+        .push((arrived, Instant::now(), events));
     Ok(response)
 }
 
@@ -80,12 +107,37 @@ impl FastBus {
     async fn start() -> std::io::Result<FastBus> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let task = rollee_sandbox::spawn_server(listener, Arc::new(()), put_events);
-        Ok(FastBus { addr, task })
+        let served = Arc::new(Served::default());
+        let task = rollee_sandbox::spawn_server(listener, served.clone(), put_events);
+        Ok(FastBus { addr, served, task })
     }
 
     fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Within each window: the time `PutEvents` calls were being served,
+    /// their number, and the events billed.
+    fn within(&self, windows: &[(Instant, Instant)]) -> Vec<(Duration, u32, u64)> {
+        let served = self
+            .served
+            .0
+            .lock()
+            .expect("no panic while holding the log");
+        windows
+            .iter()
+            .map(|(from, to)| {
+                served
+                    .iter()
+                    .filter(|(arrived, answered, _)| from <= arrived && answered <= to)
+                    .fold(
+                        (Duration::ZERO, 0, 0),
+                        |(time, calls, events), (a, b, n)| {
+                            (time + b.duration_since(*a), calls + 1, events + n)
+                        },
+                    )
+            })
+            .collect()
     }
 }
 
@@ -95,6 +147,14 @@ pub struct WebhookResult {
     pub first: Duration,
     pub warm: Vec<Duration>,
     pub upstream: Vec<Duration>,
+    /// Each warm delivery's time less its own calls' ([`paired`]).
+    pub overhead: Vec<Duration>,
+    /// Each warm delivery's table calls, as the function timed them.
+    pub calls: Vec<Calls>,
+    /// Each warm delivery's table units, `PutEvents` calls, events billed.
+    pub units: Vec<Units>,
+    pub publishes: Vec<u32>,
+    pub events: Vec<u64>,
     pub peak_rss_kib: Option<u64>,
 }
 
@@ -110,11 +170,13 @@ fn delivery_event(credentials: &Credentials) -> Result<Value, Error> {
 /// `warm` direct sequences of the same calls.
 pub async fn measure(
     moto: &Moto,
-    table_endpoint: &str,
+    table: &FastTable,
     inits: usize,
     warm: usize,
     failures: &Failures,
 ) -> Result<WebhookResult, Error> {
+    let table_endpoint = table.endpoint();
+    let table_endpoint = table_endpoint.as_str();
     moto.put_secret(SECRET_ID, WEBHOOK_SECRET).await?;
     let bus = FastBus::start().await?;
     let credentials = Credentials::derive(WEBHOOK_SECRET).ok_or("a short webhook secret")?;
@@ -125,7 +187,7 @@ pub async fn measure(
         ("WEBHOOK_SIGNATURE", "off"),
         ("EVENT_BUS_NAME", BUS),
         ("OWNERSHIP_TABLE", TABLE),
-        ("METRICS_NAMESPACE", "RolleeConnect/bench"),
+        ("METRICS_NAMESPACE", NAMESPACE),
         ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
         ("AWS_ENDPOINT_URL_DYNAMODB", table_endpoint),
         ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_endpoint.as_str()),
@@ -134,33 +196,47 @@ pub async fn measure(
         ("AWS_SESSION_TOKEN", "testing"),
     ];
     let path = bootstrap();
-    let start = || Bootstrap::start(&path, BINARY, &vars, false);
+    let start = |capture| Bootstrap::start(&path, BINARY, &vars, capture);
 
     let mut init = Vec::with_capacity(inits);
     for i in 0..inits {
-        let function = start().await?;
+        let function = start(false).await?;
         match function.init(INIT_TIMEOUT).await {
             Ok(d) => init.push(d),
             Err(e) => failures.add(format!("webhook init #{i}: {e}")),
         }
     }
 
-    let function = start().await?;
+    let function = start(true).await?;
     function.init(INIT_TIMEOUT).await?;
-    let mut timed = Vec::with_capacity(warm + 1);
+    let mut windows = Vec::with_capacity(warm + 1);
     for i in 0..=warm {
         let e = delivery_event(&credentials)?;
         let started = Instant::now();
         let response = function.invoke(&e, Duration::from_secs(30)).await;
-        timed.push(started.elapsed());
+        windows.push((started, Instant::now()));
         match response {
             Ok(r) if r["statusCode"].as_u64() == Some(200) => {}
             Ok(r) => failures.add(format!("webhook delivery #{i}: {}", r["body"])),
             Err(e) => failures.add(format!("webhook delivery #{i}: {e}")),
         }
     }
-    let first = timed.remove(0);
     let peak_rss_kib = function.peak_rss_kib();
+    let output = function.stop();
+    let (first, windows) = windows.split_at(1);
+    let duration = |(from, to): &(Instant, Instant)| to.duration_since(*from);
+    let bus_within = bus.within(windows);
+    let published: Vec<Duration> = bus_within.iter().map(|(time, _, _)| *time).collect();
+    let (mut calls, mut overhead) = (Vec::new(), Vec::new());
+    match paired::by_invocation(&output, NAMESPACE) {
+        Ok(mut all) if !all.is_empty() => {
+            calls = all.split_off(1);
+            overhead = paired::overheads(BINARY, windows, &calls, &published, failures);
+        }
+        Ok(_) => failures.add("webhook: no metric lines to pair".to_owned()),
+        Err(e) => failures.add(format!("webhook: a metric line is malformed: {e}")),
+    }
+    let units = table.units_within(windows);
 
     // The same calls from here, with the same endpoints.
     let sdk_config = moto.sdk_config().await?;
@@ -199,14 +275,17 @@ pub async fn measure(
             failures.add(format!("webhook upstream #{i}: {e}"));
         }
     }
-    function.stop();
-
     Ok(WebhookResult {
         size: std::fs::metadata(bootstrap())?.len(),
         init,
-        first,
-        warm: timed,
+        first: duration(&first[0]),
+        warm: windows.iter().map(duration).collect(),
         upstream,
+        overhead,
+        calls,
+        units,
+        publishes: bus_within.iter().map(|(_, calls, _)| *calls).collect(),
+        events: bus_within.iter().map(|(_, _, events)| *events).collect(),
         peak_rss_kib,
     })
 }
@@ -230,16 +309,23 @@ impl WebhookResult {
             p(&self.upstream, 0.5),
             p(&self.upstream, 0.99),
         );
+        let over = |q| {
+            if self.overhead.is_empty() {
+                f64::NAN
+            } else {
+                percentile(&self.overhead, q).as_secs_f64() * 1000.0
+            }
+        };
         format!(
             "webhook function (table and EventBridge: in-process stand-ins)\n\
-             | binary | init p50 | first delivery | warm p50 / p99 | same calls direct p50 / p99 | overhead p50 / p99 | peak RSS |\n\
+             | binary | init p50 | first delivery | warm p50 / p99 | same calls direct p50 / p99 | overhead p50 / p99 (paired) | peak RSS |\n\
              |---|---|---|---|---|---|---|\n\
-             | {:.2} MB | {:.1} ms | {:.2} ms | {w50:.2} / {w99:.2} ms | {u50:.2} / {u99:.2} ms | {:.2} / {:.2} ms | {} |\n",
+             | {:.2} MB | {:.1} ms | {:.2} ms | {w50:.2} / {w99:.2} ms | {u50:.2} / {u99:.2} ms | {:.3} / {:.3} ms | {} |\n",
             self.size as f64 / 1_000_000.0,
             p(&self.init, 0.5),
             ms(self.first),
-            w50 - u50,
-            w99 - u99,
+            over(0.5),
+            over(0.99),
             self.peak_rss_kib
                 .map_or("?".to_owned(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
         )
@@ -247,12 +333,18 @@ impl WebhookResult {
 
     pub fn json(&self) -> Value {
         let p = |v: &[Duration], q| (!v.is_empty()).then(|| ms(percentile(v, q)));
+        let us = |v: &[Duration], q| {
+            (!v.is_empty()).then(|| (percentile(v, q).as_secs_f64() * 1e6).round() / 1e3)
+        };
+        let in_calls: Vec<Duration> = self.calls.iter().map(Calls::upstream).collect();
         json!({
             "binary_bytes": self.size,
             "init_ms": {"p50": p(&self.init, 0.5), "samples": self.init.len()},
             "first_delivery_ms": ms(self.first),
             "warm_ms": {"p50": p(&self.warm, 0.5), "p99": p(&self.warm, 0.99), "samples": self.warm.len()},
             "upstream_ms": {"p50": p(&self.upstream, 0.5), "p99": p(&self.upstream, 0.99), "samples": self.upstream.len()},
+            "table_calls_in_delivery_ms": {"p50": us(&in_calls, 0.5), "p99": us(&in_calls, 0.99)},
+            "overhead_ms": {"p50": us(&self.overhead, 0.5), "p99": us(&self.overhead, 0.99), "samples": self.overhead.len(), "paired": true},
             "peak_rss_kib": self.peak_rss_kib,
         })
     }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Error;
-use crate::settings::{JWT, SECRET, TABLE, root};
+use crate::settings::{JWT, NAMESPACE, SECRET, TABLE, root};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -95,6 +95,8 @@ pub fn check_built() -> Result<(), Error> {
 /// The variables every started function gets on top of Lambda's own.
 pub struct Env {
     runtime_vars: Vec<(String, String)>,
+    /// Whether the functions write their metric lines (METRICS_NAMESPACE).
+    pub metrics: bool,
 }
 
 impl Env {
@@ -102,6 +104,7 @@ impl Env {
     /// `table` names another endpoint.
     pub fn new(sandbox: &Sandbox, moto: &Moto, table: Option<&str>, metrics: bool) -> Env {
         let mut env = Env {
+            metrics,
             runtime_vars: vec![
                 ("ROLLEE_API_URL".into(), sandbox.base_url()),
                 ("OWNERSHIP_TABLE".into(), TABLE.into()),
@@ -116,7 +119,7 @@ impl Env {
         if metrics {
             // As deployed (the lines go where the logs go).
             env.runtime_vars
-                .push(("METRICS_NAMESPACE".into(), "RolleeConnect/bench".into()));
+                .push(("METRICS_NAMESPACE".into(), NAMESPACE.into()));
         }
         if let Some(endpoint) = table {
             // The SDK's service-specific override.
@@ -136,12 +139,14 @@ pub enum JwtFrom {
     Token,
 }
 
-/// Starts `kind`'s release bootstrap as Lambda would.
+/// Starts `kind`'s release bootstrap as Lambda would; with `capture`, its
+/// output is kept for [`Bootstrap::stop`].
 pub async fn start(
     kind: Kind,
     env: &Env,
     jwt: JwtFrom,
     extra: &[(&str, String)],
+    capture: bool,
 ) -> Result<Bootstrap, Error> {
     let source = match jwt {
         JwtFrom::Secret => ("ROLLEE_SECRET_ID", SECRET),
@@ -156,11 +161,11 @@ pub async fn start(
     vars.push(source);
     let (path, name) = (bootstrap(kind), kind.binary());
     Ok(match jwt {
-        JwtFrom::Secret => Bootstrap::start(&path, name, &vars, false).await?,
+        JwtFrom::Secret => Bootstrap::start(&path, name, &vars, capture).await?,
         // The functions refuse ROLLEE_TOKEN where AWS_EXECUTION_ENV says they
         // run in Lambda: for the init without the secret, it is left out (it
         // changes nothing else the function does).
-        JwtFrom::Token => Bootstrap::start_outside_lambda(&path, name, &vars, false).await?,
+        JwtFrom::Token => Bootstrap::start_outside_lambda(&path, name, &vars, capture).await?,
     })
 }
 

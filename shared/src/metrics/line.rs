@@ -1,10 +1,11 @@
-//! One EMF line, written by hand into one buffer (no intermediate JSON
-//! value): `{"_aws":{"Timestamp":…,"CloudWatchMetrics":[directive…]},
-//! "Function":…, dimensions…, values…, "requestId":…, "xrayTraceId":…}` and
-//! a newline.
+//! One EMF line, written into one buffer (no intermediate JSON value):
+//! `{"_aws":{"Timestamp":…,"CloudWatchMetrics":[directive…]}, "Function":…,
+//! dimensions…, values…, "requestId":…, "xrayTraceId":…}` and a newline. The
+//! layout is ours; every string and number in it is serde_json's.
 
-use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
 
 use super::{Emitter, Group, Invocation};
 
@@ -22,106 +23,86 @@ pub(super) fn build(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
-    let mut out = String::with_capacity(CAPACITY);
-    out.push_str("{\"_aws\":{\"Timestamp\":");
-    let _ = write!(out, "{timestamp}");
-    out.push_str(",\"CloudWatchMetrics\":[");
+    let mut out = Vec::with_capacity(CAPACITY);
+    out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+    json(&mut out, &timestamp);
+    out.extend_from_slice(b",\"CloudWatchMetrics\":[");
     for (i, group) in groups.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str("{\"Namespace\":");
-        string(&mut out, &emitter.namespace);
-        out.push_str(",\"Dimensions\":[");
-        for (j, set) in group.dimension_sets.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            for (k, name) in set.iter().enumerate() {
-                if k > 0 {
-                    out.push(',');
-                }
-                string(&mut out, name);
-            }
-            out.push(']');
-        }
-        out.push_str("],\"Metrics\":[");
+        out.extend_from_slice(b"{\"Namespace\":");
+        json(&mut out, &*emitter.namespace);
+        out.extend_from_slice(b",\"Dimensions\":");
+        json(&mut out, group.dimension_sets);
+        out.extend_from_slice(b",\"Metrics\":[");
         for (j, metric) in group.metrics.iter().enumerate() {
             if j > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str("{\"Name\":");
-            string(&mut out, metric.name);
-            out.push_str(",\"Unit\":");
-            string(&mut out, metric.unit.name());
-            out.push('}');
+            out.extend_from_slice(b"{\"Name\":");
+            json(&mut out, metric.name);
+            out.extend_from_slice(b",\"Unit\":");
+            json(&mut out, metric.unit.name());
+            out.push(b'}');
         }
-        out.push_str("]}");
+        out.extend_from_slice(b"]}");
     }
-    out.push_str("]},");
+    out.extend_from_slice(b"]},");
     member(&mut out, super::catalogue::FUNCTION);
-    string(&mut out, &emitter.function);
+    json(&mut out, &*emitter.function);
     for (name, value) in dimensions {
-        out.push(',');
+        out.push(b',');
         member(&mut out, name);
-        string(&mut out, value);
+        json(&mut out, value);
     }
     for (name, value) in values {
-        out.push(',');
+        out.push(b',');
         member(&mut out, name);
         number(&mut out, *value);
     }
     if let Some(invocation) = invocation {
-        out.push(',');
+        out.push(b',');
         member(&mut out, "requestId");
-        string(&mut out, &invocation.request_id);
+        json(&mut out, &invocation.request_id);
         if let Some(trace) = &invocation.xray_trace_id {
-            out.push(',');
+            out.push(b',');
             member(&mut out, "xrayTraceId");
-            string(&mut out, trace);
+            json(&mut out, trace);
         }
     }
-    out.push_str("}\n");
-    out
+    out.extend_from_slice(b"}\n");
+    // Never the lossy branch: every byte above is ASCII or serde_json's
+    // writing of a `str`, which is UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn member(out: &mut String, name: &str) {
-    string(out, name);
-    out.push(':');
+/// `value` as JSON, by serde_json. Writing a string, a number or a list of
+/// them into a `Vec` cannot fail.
+fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
 }
 
-/// `value` as a JSON string: quotes, backslashes and control characters escaped.
-fn string(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+fn member(out: &mut Vec<u8>, name: &str) {
+    json(out, name);
+    out.push(b':');
 }
 
 /// A JSON number: whole numbers without a fraction, others to the
 /// microsecond (three decimals of a millisecond); never NaN or infinity,
 /// which JSON cannot carry (0 instead: no measurement here produces them).
-fn number(out: &mut String, value: f64) {
-    if !value.is_finite() {
-        out.push('0');
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        let _ = write!(out, "{}", value as i64);
-    } else if value.abs() >= 1e15 {
-        let _ = write!(out, "{value}");
+fn number(out: &mut Vec<u8>, value: f64) {
+    let value = if !value.is_finite() {
+        0.0
+    } else if value.abs() < 1e15 {
+        (value * 1000.0).round() / 1000.0
     } else {
-        let _ = write!(out, "{}", (value * 1000.0).round() / 1000.0);
+        value
+    };
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        json(out, &(value as i64));
+    } else {
+        json(out, &value);
     }
 }
 
@@ -185,9 +166,9 @@ mod tests {
     #[test]
     fn numbers_are_json_numbers() {
         let render = |value: f64| {
-            let mut out = String::new();
+            let mut out = Vec::new();
             number(&mut out, value);
-            out
+            String::from_utf8(out).unwrap()
         };
         assert_eq!(render(1.0), "1");
         assert_eq!(render(-3.0), "-3");
@@ -203,8 +184,9 @@ mod tests {
 
     #[test]
     fn strings_are_escaped() {
-        let mut out = String::new();
-        string(&mut out, "a\"b\\c\u{1}d\té");
+        let mut out = Vec::new();
+        json(&mut out, "a\"b\\c\u{1}d\té");
+        let out = String::from_utf8(out).unwrap();
         assert_eq!(out, r#""a\"b\\c\u0001d\té""#);
         let back: String = serde_json::from_str(&out).unwrap();
         assert_eq!(back, "a\"b\\c\u{1}d\té");

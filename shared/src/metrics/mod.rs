@@ -95,12 +95,25 @@ impl Emitter {
         &self.function
     }
 
+    /// The line (ending in `\n`) that this emitter writes for these members,
+    /// inside `invocation` or outside any, without writing it: for the tests,
+    /// which hold lines with any values to the format's rules.
+    pub fn line(
+        &self,
+        groups: &[&Group],
+        dimensions: &[(&str, &str)],
+        values: &[(&str, f64)],
+        invocation: Option<&Invocation>,
+    ) -> String {
+        line::build(self, groups, dimensions, values, invocation)
+    }
+
     /// One line: `groups` declare the metrics, `dimensions` and `values` are
     /// the members they name, plus the function and the current invocation.
     fn emit(&self, groups: &[&Group], dimensions: &[(&str, &str)], values: &[(&str, f64)]) {
         let line = INVOCATION
-            .try_with(|invocation| line::build(self, groups, dimensions, values, Some(invocation)))
-            .unwrap_or_else(|_| line::build(self, groups, dimensions, values, None));
+            .try_with(|invocation| self.line(groups, dimensions, values, Some(invocation)))
+            .unwrap_or_else(|_| self.line(groups, dimensions, values, None));
         match &self.sink {
             Sink::Stdout => {
                 let mut out = std::io::stdout().lock();

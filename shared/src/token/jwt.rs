@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -58,23 +60,10 @@ impl Jwt {
     }
 }
 
-/// Unpadded base64url (RFC 7515 §2), as JWT segments are written.
+/// Unpadded base64url (RFC 7515 §2), as JWT segments are written: `+`, `/`
+/// and `=` are no part of it.
 fn base64url(segment: &str) -> Option<Vec<u8>> {
-    if segment.contains(['+', '/', '=']) {
-        return None;
-    }
-    let mut standard: String = segment
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while !standard.len().is_multiple_of(4) {
-        standard.push('=');
-    }
-    aws_smithy_types::base64::decode(standard).ok()
+    URL_SAFE_NO_PAD.decode(segment).ok()
 }
 
 /// Whole days from `now` to `at` (negative once past), rounded down.

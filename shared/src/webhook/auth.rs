@@ -6,13 +6,17 @@
 //! makes it; nobody types it): the header's value and the signing key are
 //! each an HMAC-SHA256 of a fixed label under that secret, so that knowing
 //! one tells nothing of the other, and the secret itself never leaves AWS
-//! except to the registration step. Comparisons are constant-time
-//! (`aws_lc_rs::hmac::verify`).
+//! except to the registration step. Comparisons are constant-time: the
+//! header's value with `aws_lc_rs::constant_time::verify_slices_are_equal`,
+//! the signature with `aws_lc_rs::hmac::verify`.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::{constant_time, digest, hmac};
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::HeaderName;
 
@@ -142,14 +146,13 @@ pub struct Verifier {
     accepted: Vec<Accepted>,
 }
 
-/// The header is compared in constant time as an HMAC under a key only the
-/// secret's holders know (the expected value itself): `hmac::verify` of the
-/// provided value against the expected value's tag. (A key drawn at random
-/// would do too, but seeding aws-lc's generator costs ~50 ms of CPU at the
-/// first draw: measured at cold start.)
+/// The header is compared in constant time with the expected value itself
+/// (aws-lc's `CRYPTO_memcmp`: its time depends on the length alone, and every
+/// expected value is 64 hex digits, as anyone may know). Nothing is derived
+/// or drawn at random for it: seeding aws-lc's generator would cost ~50 ms of
+/// CPU at cold start (measured).
 struct Accepted {
-    compare: hmac::Key,
-    header_tag: hmac::Tag,
+    header_value: Box<[u8]>,
     signing: hmac::Key,
     /// `None`: the current value; else the end of the previous one's grace.
     until: Option<Instant>,
@@ -171,15 +174,10 @@ impl Verifier {
         signature: Option<SignatureEncoding>,
         keys: &Keys,
     ) -> Result<Self, String> {
-        let accept = |credentials: &Credentials, until: Option<Instant>| {
-            let value = credentials.header_value.as_bytes();
-            let compare = hmac::Key::new(hmac::HMAC_SHA256, value);
-            Accepted {
-                header_tag: hmac::sign(&compare, value),
-                compare,
-                signing: hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes()),
-                until,
-            }
+        let accept = |credentials: &Credentials, until: Option<Instant>| Accepted {
+            header_value: credentials.header_value.as_bytes().into(),
+            signing: hmac::Key::new(hmac::HMAC_SHA512, credentials.signing_key.as_bytes()),
+            until,
         };
         let mut accepted = vec![accept(&keys.current, None)];
         if let Some((previous, until)) = &keys.previous
@@ -208,7 +206,9 @@ impl Verifier {
             .accepted
             .iter()
             .filter(|a| a.until.is_none_or(|until| now < until))
-            .find(|a| hmac::verify(&a.compare, provided.as_bytes(), a.header_tag.as_ref()).is_ok())
+            .find(|a| {
+                constant_time::verify_slices_are_equal(provided.as_bytes(), &a.header_value).is_ok()
+            })
             .ok_or(Rejection::WrongHeader)?;
         let Some(encoding) = self.signature else {
             return Ok(());
@@ -239,62 +239,28 @@ pub fn body_digest(body: &[u8]) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(bytes)
 }
 
+/// Either case; an odd length or any other character is `None`.
 fn hex_decode(raw: &str) -> Option<Vec<u8>> {
-    if !raw.len().is_multiple_of(2) {
-        return None;
-    }
-    let value = |c: u8| char::from(c).to_digit(16);
-    raw.as_bytes()
-        .chunks(2)
-        .map(|pair| u8::try_from((value(pair[0])? << 4) | value(pair[1])?).ok())
-        .collect()
+    hex::decode(raw).ok()
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64, padded or not (what Rollee sends is not published).
+/// Strict otherwise: no `=` beyond the canonical padding (`Zm9v=` and
+/// `Zm9vYg===` are refused), and the unused bits of the last character zero.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 fn base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    BASE64.encode(bytes)
 }
 
 fn base64_decode(raw: &str) -> Option<Vec<u8>> {
-    let raw = raw.trim_end_matches('=');
-    let mut out = Vec::with_capacity(raw.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in raw.bytes() {
-        let v = BASE64.iter().position(|&b| b == c)?;
-        acc = (acc << 6) | u32::try_from(v).ok()?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
-        }
-    }
-    // Leftover bits must be padding zeros; a lone sixth of a byte is no base64.
-    (bits < 6 && acc & ((1 << bits) - 1) == 0).then_some(out)
+    BASE64.decode(raw).ok()
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@
 //! - only `http://` URLs are delivered to; an `https://` URL may be
 //!   registered, but each attempt ends as a transport error.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,12 +191,7 @@ async fn attempts(shared: &Shared, plan: &Plan, event: &Event) -> bool {
 /// bytes as the key (STAND-IN: encoding and signed bytes are unpublished).
 pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA512, secret.as_bytes());
-    let tag = hmac::sign(&key, body);
-    let mut hex = String::with_capacity(tag.as_ref().len() * 2);
-    for byte in tag.as_ref() {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    hex::encode(hmac::sign(&key, body))
 }
 
 type SendError = Box<dyn std::error::Error + Send + Sync>;

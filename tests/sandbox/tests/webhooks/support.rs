@@ -197,11 +197,7 @@ pub fn fast(max_attempts: u32) -> WebhookMode {
 
 pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA512, secret.as_bytes());
-    aws_lc_rs::hmac::sign(&key, body)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(aws_lc_rs::hmac::sign(&key, body))
 }
 
 pub fn json_of(bytes: &[u8]) -> Value {
