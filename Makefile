@@ -104,7 +104,7 @@ test: tools ## everything CI runs (docs/development.md)
 	@$(STAGE) clippy cargo clippy --all-targets -- -D warnings
 	@$(STAGE) cargo-test cargo test --workspace
 	@$(STAGE) deploy-checks $(MAKE) --no-print-directory deploy-checks
-	@$(STAGE) bench-smoke cargo run --release -p bench -- --smoke
+	@$(STAGE) bench-smoke cargo run -p bench -- --smoke
 	@$(STAGE) dev-smoke tests/dev-smoke.sh
 	@$(STAGE) contract $(MAKE) --no-print-directory contract
 	@$(STAGE) client $(MAKE) --no-print-directory client
