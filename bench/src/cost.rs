@@ -3,8 +3,9 @@
 //! the events the bus stand-in counted, the bytes of lines the function
 //! wrote, priced at AWS's published on-demand prices.
 //!
-//! Prices: us-east-1, the first tier of each (below), as published on
-//! [`PRICES_AS_OF`]. Lambda's duration is the only figure not counted: the
+//! Prices: us-east-1, the first tier of each (below), as looked up on
+//! [`PRICES_AS_OF`] (BENCHMARKS.md says where, and what was checked on AWS's
+//! own pages). Lambda's duration is the only figure not counted: the
 //! function's own overhead (measured here, [`crate::paired`]) plus the
 //! upstream latencies stated below, which the benchmark's stand-ins do not
 //! have.
@@ -20,7 +21,7 @@ use crate::table::Units;
 use crate::webhook::WebhookResult;
 use crate::workload::Kind;
 
-/// When the prices below were read.
+/// When the prices below were looked up.
 pub const PRICES_AS_OF: &str = "2026-12-07";
 /// API Gateway HTTP API, per million requests (the first 300 million a
 /// month; a request is metered per 512 KB, and every request here is smaller).
