@@ -165,6 +165,11 @@ impl RolleeClient {
         }
     }
 
+    /// Where the JWT it sends comes from.
+    pub fn tokens(&self) -> &TokenSource {
+        &self.tokens
+    }
+
     /// The deadline of a request that starts now: every Rollee call made for
     /// that request, retries and secret re-reads included, ends before it.
     pub fn deadline(&self) -> Instant {

@@ -7,6 +7,7 @@
 //! - `events`: every file in `events/` through its handler;
 //! - `secrets`: the real AWS SDK against moto's Secrets Manager;
 //! - `rotation`: the `rotate-token` binary's four steps against moto's Secrets Manager and the sandbox, and the serving functions after it;
+//! - `selftest`: every real binary's self-test under the local Runtime API, each dependency up and down;
 //! - `startup`: the real binaries at cold start, and under a local Runtime API;
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
@@ -38,6 +39,7 @@ mod retries;
 mod robustness;
 mod rotation;
 mod secrets;
+mod selftest;
 mod startup;
 mod support;
 mod template;
