@@ -2,6 +2,7 @@
 //!
 //! - `flow`: create user → new session → refresh through the real handlers over real HTTP to the sandbox;
 //! - `ownership`: the ownership table through the real SDK against moto: one user per caller, concurrency, quotas, migration, the table down;
+//! - `deploy`: aliases, CodeDeploy, rollback alarms, the hook and route scopes as written, and (`--ignored`) as SAM translates them;
 //! - `deploy_hook`: the pre-traffic hook (`deploy-check`) runs the five real binaries' self-tests through a stand-in for Lambda's Invoke and reports to a stand-in for CodeDeploy;
 //! - `errors`: each row of the error table from the input that triggers it;
 //! - `retries`: the retry rules and the time budget against a failing sandbox;
@@ -28,6 +29,7 @@ mod artifact;
 mod cfn;
 mod consistency;
 mod deliveries;
+mod deploy;
 mod deploy_hook;
 mod errors;
 mod events;
