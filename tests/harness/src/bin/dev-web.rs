@@ -13,6 +13,11 @@
 //! the first two without an `Authorization: Bearer` token
 //! gets the authorizer's 401 (the token itself is not verified: there is no
 //! identity provider locally), other requests API Gateway's 404 body.
+//!
+//! Two callers locally: a `Bearer dev-caller:<sub>` token acts as caller
+//! `<sub>` (forwarded as `X-Dev-Caller-Sub`, which only functions run with
+//! DEV_CALLER_SUB, i.e. never deployed ones, read); any other token acts as
+//! `WEB_CALLER`. This is how `make smoke` checks ownership against make dev.
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -114,6 +119,9 @@ async fn forward(web: &Web, parts: &hyper::http::request::Parts, body: Bytes) ->
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         request = request.header(header::AUTHORIZATION, value.clone());
     }
+    if let Some(sub) = dev_caller(&parts.headers) {
+        request = request.header(rollee_shared::request::DEV_CALLER_HEADER, sub);
+    }
     if binary {
         request = request.header(header::CONTENT_TYPE, "application/octet-stream");
     } else if let Some(value) = parts.headers.get(header::CONTENT_TYPE) {
@@ -155,6 +163,15 @@ fn has_bearer(headers: &hyper::HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|token| !token.trim().is_empty())
+}
+
+/// The caller a `Bearer dev-caller:<sub>` token names, locally.
+fn dev_caller(headers: &hyper::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer dev-caller:"))
+        .filter(|sub| !sub.trim().is_empty())
 }
 
 /// A file under `root`; no path leaves it.
