@@ -5,6 +5,8 @@
 # and, around them:
 #   make dev-events                       the events make dev's webhook function published
 #   make register-webhooks STACK=<name>   register a deployed stack's webhook with Rollee
+#   make smoke STACK=<name> | API_URL=<url>   the whole flow against a running API (docs/deploy.md)
+#   make destroy STACK=<name>             unregister the webhook at Rollee, then delete the stack
 # and, not part of the tests:
 #   cargo run --release -p bench   the benchmark (BENCHMARKS.md)
 #
@@ -51,7 +53,7 @@ deploy-checks arm64-build: export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: dev dev-events register-webhooks test tools deploy-checks contract arm64-build
+.PHONY: dev dev-events register-webhooks smoke destroy test tools deploy-checks contract arm64-build
 
 dev: $(DEV_TOOLS)
 	scripts/dev.sh
@@ -65,6 +67,13 @@ dev-events:
 # Tells Rollee where a deployed stack receives webhooks: make register-webhooks STACK=<stack name>
 register-webhooks: $(SAM_TOOLS)
 	scripts/register-webhooks.sh
+
+# The whole flow against a running API, step by step (scripts/smoke.py):
+# make smoke STACK=<stack name>, or API_URL=<base URL> (make dev: its web
+# front, http://127.0.0.1:$(WEB_PORT)); the two callers' login tokens in
+# SMOKE_TOKEN and SMOKE_OTHER_TOKEN, or SMOKE_TOKENS_FILE (never echoed).
+smoke:
+	@API_URL='$(API_URL)' STACK='$(STACK)' python3 scripts/smoke.py
 
 $(DEV_TOOLS):
 	rm -rf $(VENV)/dev && python3 -m venv $(VENV)/dev
