@@ -309,3 +309,86 @@ fn sams_translation_routes_the_api_to_the_aliases_and_gates_each_alias_on_the_ho
         "AWS::CodeDeploy::Application"
     );
 }
+
+/// A stage's `parameter_overrides`, as `Name=value` pairs.
+fn overrides(config: &toml::Table, stage: &str) -> std::collections::BTreeMap<String, String> {
+    config[stage]["global"]["parameters"]["parameter_overrides"]
+        .as_str()
+        .unwrap_or_else(|| panic!("[{stage}.global.parameters] parameter_overrides"))
+        .split_whitespace()
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_dev_stage_calls_rollees_sandbox_all_at_once_and_prod_production_by_canary() {
+    let text = std::fs::read_to_string(crate::support::root().join("samconfig.toml")).unwrap();
+    let config: toml::Table = text.parse().unwrap();
+    let t = template();
+    let allowed = &t["Parameters"]["DeploymentType"]["AllowedValues"];
+    let mut stacks = BTreeSet::new();
+    for (stage, api, refresh, all_at_once) in [
+        (
+            "dev",
+            "https://api.sand.getrollee.com/api/v0.5",
+            // Rollee's page shows its sandbox's token refresh under v0.3.
+            "https://api.sand.getrollee.com/api/v0.3/token/refresh",
+            true,
+        ),
+        (
+            "prod",
+            "https://api.getrollee.com/api/v0.5",
+            "https://api.getrollee.com/api/v0.5/token/refresh",
+            false,
+        ),
+    ] {
+        let o = overrides(&config, stage);
+        for name in o.keys() {
+            assert!(!t["Parameters"][name.as_str()].is_null(), "{stage}: {name}");
+        }
+        assert!(["arm64", "x86_64"].contains(&o["Architecture"].as_str()));
+        assert_eq!(o["RolleeApiUrl"], api, "{stage}");
+        // What the rotation function makes of the two settings.
+        let rotation = rollee_shared::config::RotationConfig::from_lookup(|name| match name {
+            "ROLLEE_API_URL" => Some(o["RolleeApiUrl"].clone()),
+            "ROLLEE_TOKEN_REFRESH_PATH" => Some(o["RolleeTokenRefreshPath"].clone()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(rotation.refresh_url.as_str(), refresh, "{stage}");
+        let kind = o["DeploymentType"].as_str();
+        assert!(
+            allowed
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_str() == Some(kind)),
+            "{stage}: {kind}"
+        );
+        assert_eq!(kind == "AllAtOnce", all_at_once, "{stage}: {kind}");
+        // Nothing in [<stage>.deploy.parameters] replaces these overrides.
+        assert!(
+            config[stage]["deploy"]["parameters"]
+                .get("parameter_overrides")
+                .is_none(),
+            "{stage}"
+        );
+        let stack = config[stage]["global"]["parameters"]["stack_name"]
+            .as_str()
+            .unwrap();
+        assert!(
+            stacks.insert(stack.to_owned()),
+            "{stage}: {stack} is shared"
+        );
+    }
+    stacks.insert(
+        config["default"]["global"]["parameters"]["stack_name"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    assert_eq!(stacks.len(), 3);
+}
