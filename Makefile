@@ -75,6 +75,12 @@ register-webhooks: $(SAM_TOOLS)
 smoke:
 	@API_URL='$(API_URL)' STACK='$(STACK)' python3 scripts/smoke.py
 
+# Removes a deployed stack: its webhook registration at Rollee first, then
+# the stack; says what is kept (the table, the log groups) and how to remove
+# it (scripts/destroy.sh).
+destroy: $(SAM_TOOLS)
+	@STACK='$(STACK)' scripts/destroy.sh
+
 $(DEV_TOOLS):
 	rm -rf $(VENV)/dev && python3 -m venv $(VENV)/dev
 	$(VENV)/dev/bin/$(PIP) 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'moto[server]==$(MOTO_VERSION)'

@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 pub use endpoint::ENDPOINTS;
 use endpoint::{
-    CREATE_USER, Endpoint, GET_USER, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS,
-    REFRESH_SESSION, TOKEN_REFRESH,
+    CREATE_USER, DELETE_ACCOUNT_WEBHOOKS, DELETE_USER_WEBHOOKS, Endpoint, GET_USER, NEW_SESSION,
+    PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS, REFRESH_SESSION, TOKEN_REFRESH,
 };
 pub use parse::{RETRY_AFTER_RANGE, Session, User, parse_retry_after, parse_session, parse_user};
 use report::{Tally, log};
@@ -242,6 +242,24 @@ impl RolleeClient {
             WebhookKind::Accounts => &PUT_ACCOUNT_WEBHOOKS,
         };
         self.call(endpoint, None, Some(config), deadline).await
+    }
+
+    /// `DELETE /webhooks/{users,accounts}` [C]: Rollee stops delivering that
+    /// kind. `Ok(false)`: none was registered (404).
+    pub async fn delete_webhook(
+        &self,
+        kind: WebhookKind,
+        deadline: Instant,
+    ) -> Result<bool, RolleeError> {
+        let endpoint = match kind {
+            WebhookKind::Users => &DELETE_USER_WEBHOOKS,
+            WebhookKind::Accounts => &DELETE_ACCOUNT_WEBHOOKS,
+        };
+        match self.call(endpoint, None, None, deadline).await {
+            Ok(_) => Ok(true),
+            Err(RolleeError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// A link that goes to the app must be one a web view may open: `https`,

@@ -121,6 +121,61 @@ async fn register(sandbox: &Sandbox, url: &str, signature: &str) -> String {
     text
 }
 
+/// `register-webhooks --delete` (what `make destroy` runs first) against
+/// the sandbox, with the JWT only; its output.
+async fn unregister(sandbox: &Sandbox) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("register-webhooks");
+    let mut command = Command::new(binary);
+    command
+        .arg("--delete")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ROLLEE_API_URL", sandbox.base_url())
+        .env("ROLLEE_TOKEN", JWT);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "register-webhooks --delete failed: {text}"
+    );
+    add_logs(&text);
+    text
+}
+
+#[tokio::test]
+async fn delete_removes_both_registrations_at_rollee_and_a_second_delete_finds_none() {
+    let (w, _) = world("off", false).await;
+    register(&w.sandbox, &w.url, "off").await;
+    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 2);
+    let printed = unregister(&w.sandbox).await;
+    assert!(
+        printed.contains("removed the users webhooks")
+            && printed.contains("removed the accounts webhooks"),
+        "{printed}"
+    );
+    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 0);
+    let again = unregister(&w.sandbox).await;
+    assert!(
+        again.contains("no users webhooks were registered")
+            && again.contains("no accounts webhooks were registered"),
+        "{again}"
+    );
+    assert_no_leaks();
+}
+
 struct World {
     sandbox: Sandbox,
     setup: Arc<Setup>,
