@@ -111,7 +111,7 @@ pub enum RotationError {
     )]
     Unusable(&'static str),
     #[error(
-        "Rollee rejected the current JWT at the token refresh (401): it may have expired or been revoked; store a new JWT by hand (README, Deploy)"
+        "Rollee rejected the current JWT at the token refresh (401): it may have expired or been revoked; store a new JWT by hand (docs/deploy.md)"
     )]
     RefreshRejected,
     #[error("Rollee's token refresh failed: {0}")]
