@@ -21,7 +21,13 @@ pub async fn dispatch(
 ) -> Result<Option<Report>, Diagnostic> {
     let LambdaEvent { payload, context } = event;
     match payload {
-        Incoming::SelfTest => Ok(Some(rotator.self_test().await)),
+        Incoming::SelfTest => {
+            let invocation = metrics::Invocation {
+                request_id: context.request_id.clone(),
+                xray_trace_id: context.xray_trace_id.clone(),
+            };
+            Ok(Some(metrics::within(invocation, rotator.self_test()).await))
+        }
         Incoming::Event(step) => handle(rotator, LambdaEvent::new(step, context))
             .await
             .map(|()| None),

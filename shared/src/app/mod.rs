@@ -213,7 +213,17 @@ where
                         Incoming::Event(request) => Answer::Http(api_gateway_response(
                             invoke(&*state, LambdaEvent::new(request, context), handler).await,
                         )),
-                        Incoming::SelfTest => Answer::SelfTest(state.self_test().await),
+                        // Its Rollee call's metrics carry the invocation's ids, as a request's do.
+                        Incoming::SelfTest => Answer::SelfTest(
+                            metrics::within(
+                                metrics::Invocation {
+                                    request_id: context.request_id.clone(),
+                                    xray_trace_id: context.xray_trace_id.clone(),
+                                },
+                                state.self_test(),
+                            )
+                            .await,
+                        ),
                     })
                 }
             },

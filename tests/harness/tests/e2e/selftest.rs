@@ -138,6 +138,7 @@ async fn each_connect_function_reports_its_dependencies_up_and_names_each_one_do
         let report = self_test(&function).await;
         assert_eq!(report["self_test"], name, "{report}");
         assert_eq!(report["ok"], true, "{name}: {report}");
+        eprintln!("{report}");
         let names: Vec<String> = checks(&report).into_iter().map(|c| c.0).collect();
         assert_eq!(names, ["secret", "jwt_days_left", "rollee", "table"]);
         assert_eq!(detail(&report, "jwt_days_left"), "40 days left");
