@@ -2,7 +2,8 @@
 #   make dev    run the three functions (cargo lambda watch), the local Rollee sandbox,
 #               a local DynamoDB (moto) holding the ownership table, and the example web app
 #   make test   run every check and test (what CI runs)
-# `make help` lists every target. Not part of the tests:
+# `make help` lists every target (make smoke and make destroy among them:
+# docs/deploy.md). Not part of the tests:
 #   cargo run --release -p bench   the benchmark (BENCHMARKS.md)
 #
 # Python tools go into project-local virtual environments (.venv/, git-ignored),
@@ -52,7 +53,7 @@ deploy-checks arm64-build: export AWS_DEFAULT_REGION ?= eu-west-1
 
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: help dev dev-events register-webhooks test tools deploy-checks contract client client-generate arm64-build scan
+.PHONY: help dev dev-events register-webhooks smoke destroy test tools deploy-checks contract client client-generate arm64-build scan
 
 # `make` alone is `make dev`; `make help` lists every target, one line each
 # (the `## ` comment on its line; tests/dev-smoke.sh checks that none lacks one).
@@ -72,6 +73,19 @@ dev-events: ## what make dev's webhook function published since the last call (U
 # Tells Rollee where a deployed stack receives webhooks: make register-webhooks STACK=<stack name>
 register-webhooks: $(SAM_TOOLS) ## register a deployed stack's webhook with Rollee: STACK=<stack name>
 	scripts/register-webhooks.sh
+
+# The whole flow against a running API, step by step (scripts/smoke.py):
+# make smoke STACK=<stack name>, or API_URL=<base URL> (make dev: its web
+# front, http://127.0.0.1:$(WEB_PORT)); the two callers' login tokens in
+# SMOKE_TOKEN and SMOKE_OTHER_TOKEN, or SMOKE_TOKENS_FILE (never echoed).
+smoke: ## the whole flow against a running API: STACK=<stack name> or API_URL=<url> (docs/deploy.md)
+	@API_URL='$(API_URL)' STACK='$(STACK)' python3 scripts/smoke.py
+
+# Removes a deployed stack: its webhook registration at Rollee first, then
+# the stack; says what is kept (the table, the log groups) and how to remove
+# it (scripts/destroy.sh).
+destroy: $(SAM_TOOLS) ## unregister a stack's webhook at Rollee, then delete the stack: STACK=<stack name>
+	@STACK='$(STACK)' scripts/destroy.sh
 
 $(DEV_TOOLS):
 	rm -rf $(VENV)/dev && python3 -m venv $(VENV)/dev
@@ -143,7 +157,7 @@ deploy-checks: $(DEV_TOOLS) $(SAM_TOOLS) ## the SAM template offline: lint, buil
 	sam validate
 	cfn-lint template.yaml
 	sam build --parameter-overrides Architecture=x86_64
-	cargo test -p rollee-harness --test e2e -- --ignored artifact::
+	cargo test -p rollee-harness --test e2e -- --ignored artifact:: deploy::
 	$(MAKE) --no-print-directory arm64-build ARM64_QUICK=1
 
 # arm64, the template's default, cross-built the way a deployer builds it

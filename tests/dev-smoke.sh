@@ -130,6 +130,27 @@ done
 page=$(curl -s "http://127.0.0.1:$WEB_PORT/") && grep -q "Example app" <<<"$page" || fail "the web app at WEB_PORT"
 ok "the example web app is served on WEB_PORT"
 
+# --------------------------------------------------------------- make smoke (issue 22)
+# Against make dev's web front, two callers by `dev-caller:<sub>` tokens:
+# every step passes; then, the sandbox failing, it fails naming the step.
+smoke_out=$(SMOKE_TOKEN=dev-caller:smoke-a SMOKE_OTHER_TOKEN=dev-caller:smoke-b \
+  make --no-print-directory smoke API_URL="http://127.0.0.1:$WEB_PORT" 2>&1) || fail "make smoke: $smoke_out"
+for step in create-user new-session open-connect refresh-url other-caller-user other-caller-session; do
+  grep -qE "^$step +ok " <<<"$smoke_out" || fail "make smoke did not pass $step: $smoke_out"
+done
+grep -qE "^list-accounts +skip " <<<"$smoke_out" || fail "make smoke did not say why list-accounts is skipped: $smoke_out"
+curl -s -X POST "http://127.0.0.1:$SANDBOX_PORT/_sandbox/fault" -d '{"fault": "server_error"}' >/dev/null
+set +e
+smoke_out=$(SMOKE_TOKEN=dev-caller:smoke-c SMOKE_OTHER_TOKEN=dev-caller:smoke-b \
+  make --no-print-directory smoke API_URL="http://127.0.0.1:$WEB_PORT" 2>&1)
+rc=$?
+set -e
+curl -s -X DELETE "http://127.0.0.1:$SANDBOX_PORT/_sandbox/fault" >/dev/null
+[ "$rc" != 0 ] || fail "make smoke passed although the sandbox failed every call: $smoke_out"
+grep -q "FAILED at step create-user: HTTP 502" <<<"$smoke_out" || fail "make smoke did not name the failing step: $smoke_out"
+if grep -qE "dev-caller:smoke-|/session/[0-9a-f-]{36}" <<<"$smoke_out"; then fail "make smoke printed a token or a Connect URL"; fi
+ok "make smoke: every step against make dev with two callers; with the sandbox failing it exits $rc naming create-user"
+
 # No JWT, no webhook secret (nor the header derived from it) and no session token in make dev's output.
 if grep -q "$DEV_TOKEN" "$log"; then fail "the JWT appears in make dev's output"; fi
 if grep -q "$DEV_WEBHOOK_SECRET" "$log"; then fail "the webhook secret appears in make dev's output"; fi

@@ -1,7 +1,7 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `metrics` → `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `problem` → `request` → `flow` → `app` → `webhook`.
+//! `metrics` → `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `selftest` → `problem` → `request` → `flow` → `app` → `webhook`.
 //!
 //! - [`metrics`]: CloudWatch metrics as embedded-metric-format lines on stdout, and what each event emits;
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
@@ -16,6 +16,7 @@
 //! - [`request`]: the caller, the path's `user_id`, the JSON body;
 //! - [`flow`]: the three operations, ownership, input limits, failures as problems;
 //! - [`app`]: the state built at cold start, the invocation plumbing, responses;
+//! - [`selftest`]: the direct-invoke self-test every function answers with what it depends on;
 //! - [`webhook`]: Rollee's webhooks, authenticated, de-duplicated, published to EventBridge.
 
 pub mod app;
@@ -29,6 +30,7 @@ pub mod problem;
 pub mod request;
 pub mod rollee;
 pub mod rotation;
+pub mod selftest;
 pub mod store;
 pub mod token;
 pub mod webhook;

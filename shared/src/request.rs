@@ -40,6 +40,13 @@ impl Caller {
 /// never a silent default, and 401 for a `sub` that is empty, over
 /// [`MAX_SUB_BYTES`], or has surrounding whitespace or control characters
 /// (`" bob"` is not `bob`).
+///
+/// Local development only, where there is no authorizer: with a
+/// `dev_caller`, a request without claims may name another caller in
+/// [`DEV_CALLER_HEADER`] (make dev's web front sets it from a
+/// `Bearer dev-caller:<sub>` token), so that two callers can be tried
+/// locally. Without a `dev_caller`, which a deployed function never has
+/// (DEV_CALLER_SUB stops it at start), the header means nothing.
 pub fn caller(request: &Request, dev_caller: Option<&str>) -> Result<Caller, ApiError> {
     let claims = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
@@ -56,11 +63,23 @@ pub fn caller(request: &Request, dev_caller: Option<&str>) -> Result<Caller, Api
             .filter(|s| is_plain_sub(s))
             .map(Caller::new)
             .ok_or_else(ApiError::unauthenticated),
-        None => dev_caller
-            .map(Caller::new)
-            .ok_or_else(ApiError::unauthenticated),
+        None => {
+            let dev_caller = dev_caller.ok_or_else(ApiError::unauthenticated)?;
+            match request.headers().get(DEV_CALLER_HEADER) {
+                None => Ok(Caller::new(dev_caller)),
+                Some(named) => named
+                    .to_str()
+                    .ok()
+                    .filter(|s| is_plain_sub(s))
+                    .map(Caller::new)
+                    .ok_or_else(ApiError::unauthenticated),
+            }
+        }
     }
 }
+
+/// The header naming the caller in local development (see [`caller`]).
+pub const DEV_CALLER_HEADER: &str = "x-dev-caller-sub";
 
 fn is_plain_sub(sub: &str) -> bool {
     !sub.is_empty()
@@ -190,6 +209,27 @@ mod tests {
         let r = request(event(None, "/users", None));
         assert_eq!(caller(&r, None).unwrap_err().status(), 401);
         assert_eq!(caller(&r, Some("dev")).unwrap().sub(), "dev");
+    }
+
+    #[test]
+    fn the_dev_caller_header_names_the_caller_only_where_a_dev_caller_is_set() {
+        let mut e = event(None, "/users", None);
+        e["headers"][DEV_CALLER_HEADER] = "bob".into();
+        let r = request(e.clone());
+        assert_eq!(caller(&r, Some("dev")).unwrap().sub(), "bob");
+        // Deployed (no DEV_CALLER_SUB): the header is nothing, no claims is 401.
+        assert_eq!(caller(&r, None).unwrap_err().status(), 401);
+        // Claims always win over it.
+        e["requestContext"]["authorizer"] =
+            serde_json::json!({"jwt": {"claims": {"sub": "alice"}, "scopes": null}});
+        assert_eq!(
+            caller(&request(e.clone()), Some("dev")).unwrap().sub(),
+            "alice"
+        );
+        // A header that is no plain sub is 401, not the default caller.
+        let mut e = event(None, "/users", None);
+        e["headers"][DEV_CALLER_HEADER] = " bob".into();
+        assert_eq!(caller(&request(e), Some("dev")).unwrap_err().status(), 401);
     }
 
     #[test]

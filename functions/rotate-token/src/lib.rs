@@ -8,12 +8,33 @@ use rollee_shared::lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent, 
 use rollee_shared::lambda_http::tracing;
 use rollee_shared::rollee::ClientOptions;
 use rollee_shared::rotation::{RotationEvent, Rotator};
+use rollee_shared::selftest::{Incoming, Report, SelfTest};
 use rollee_shared::{aws, http, metrics};
 
 /// The function's name in its metrics (`Function`): its binary's.
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
-/// One invocation. A failure reaches Secrets Manager as the invocation's
+/// One invocation: a rotation step, or the self-test (`{"rollee_connect_self_test": true}`).
+pub async fn dispatch(
+    rotator: &Rotator,
+    event: LambdaEvent<Incoming<RotationEvent>>,
+) -> Result<Option<Report>, Diagnostic> {
+    let LambdaEvent { payload, context } = event;
+    match payload {
+        Incoming::SelfTest => {
+            let invocation = metrics::Invocation {
+                request_id: context.request_id.clone(),
+                xray_trace_id: context.xray_trace_id.clone(),
+            };
+            Ok(Some(metrics::within(invocation, rotator.self_test()).await))
+        }
+        Incoming::Event(step) => handle(rotator, LambdaEvent::new(step, context))
+            .await
+            .map(|()| None),
+    }
+}
+
+/// One rotation step. A failure reaches Secrets Manager as the invocation's
 /// error (it then tries the step again later); its message names no JWT.
 /// The step's metric carries the invocation's request id.
 pub async fn handle(
@@ -48,7 +69,7 @@ pub fn run() -> Result<(), lambda_runtime::Error> {
                     std::process::exit(1);
                 }
             };
-            lambda_runtime::run(service_fn(|event| handle(&rotator, event))).await
+            lambda_runtime::run(service_fn(|event| dispatch(&rotator, event))).await
         })
 }
 

@@ -20,6 +20,7 @@ use crate::metrics;
 use crate::problem::ApiError;
 use crate::request::{self, Caller};
 use crate::rollee::{ClientOptions, RolleeClient, Session};
+use crate::selftest::{self, Incoming, Report, SelfTest};
 use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 
@@ -32,6 +33,8 @@ pub struct State {
     pub client: RolleeClient,
     pub store: Store,
     dev_caller: Option<Arc<str>>,
+    /// The function's name, in its self-test's report.
+    function: &'static str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +79,31 @@ impl State {
             client,
             store,
             dev_caller: config.dev_caller_sub.as_deref().map(Arc::from),
+            function: "rollee-connect",
         })
+    }
+
+    /// Names the function in its self-test's report.
+    pub fn named(mut self, function: &'static str) -> Self {
+        self.function = function;
+        self
     }
 
     /// The caller of `request`, or 401.
     pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
         request::caller(request, self.dev_caller.as_deref())
+    }
+}
+
+/// A Connect function depends on the Rollee JWT secret, Rollee accepting
+/// the JWT, and the ownership table.
+impl SelfTest for State {
+    async fn self_test(&self) -> Report {
+        let started = Instant::now();
+        let mut checks = selftest::secret_and_days(self.client.tokens()).await;
+        checks.push(selftest::rollee(&self.client).await);
+        checks.push(selftest::table(&self.store).await);
+        Report::new(self.function, started, checks)
     }
 }
 
@@ -163,7 +185,7 @@ where
 /// Instances), a worker per core polls that many events at once.
 pub fn serve_with<S, I, Fut, H>(init: I, handler: H) -> Result<(), lambda_http::Error>
 where
-    S: Send + Sync + 'static,
+    S: SelfTest + Send + Sync + 'static,
     I: FnOnce() -> Fut,
     Fut: Future<Output = Result<S, String>>,
     H: for<'a> Handler<'a, S> + Copy + Send + Sync + 'static,
@@ -183,17 +205,44 @@ where
             Err(reason) => return serve_startup_failure(reason).await,
         };
         lambda_http::lambda_runtime::run_concurrent(lambda_http::service_fn(
-            move |event: LambdaEvent<LambdaRequest>| {
+            move |event: LambdaEvent<Incoming<LambdaRequest>>| {
                 let state = state.clone();
                 async move {
-                    Ok::<_, lambda_http::Error>(api_gateway_response(
-                        invoke(&*state, event, handler).await,
-                    ))
+                    let LambdaEvent { payload, context } = event;
+                    Ok::<_, lambda_http::Error>(match payload {
+                        Incoming::Event(request) => Answer::Http(api_gateway_response(
+                            invoke(&*state, LambdaEvent::new(request, context), handler).await,
+                        )),
+                        // Its Rollee call's metrics carry the invocation's ids, as a request's do.
+                        Incoming::SelfTest => Answer::SelfTest(
+                            metrics::within(
+                                metrics::Invocation {
+                                    request_id: context.request_id.clone(),
+                                    xray_trace_id: context.xray_trace_id.clone(),
+                                },
+                                state.self_test(),
+                            )
+                            .await,
+                        ),
+                    })
                 }
             },
         ))
         .await
     })
+}
+
+/// What an invocation answers: API Gateway's response, or the self-test's report.
+/// (Built once per invocation and serialised at once: its size does not matter.)
+#[derive(Serialize)]
+#[serde(untagged)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per invocation, serialised at once; a Box would cost the HTTP path an allocation"
+)]
+enum Answer {
+    Http(ApiGatewayV2httpResponse),
+    SelfTest(Report),
 }
 
 /// Outside Lambda (`cargo lambda watch`), a function that could not start

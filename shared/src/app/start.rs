@@ -18,6 +18,7 @@ pub async fn init_from_env(function: &'static str) -> Result<State, String> {
             crate::aws::loader(http).load()
         })
         .await
+        .map(|state| state.named(function))
     })
     .await
 }

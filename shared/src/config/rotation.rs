@@ -4,23 +4,25 @@ use url::Url;
 
 use super::{
     ConfigError, SANDBOX_API_URL, VAR_API_URL, VAR_JWT_WARN_DAYS, VAR_METRICS_NAMESPACE,
-    VAR_TOKEN_REFRESH_PATH, metrics_namespace, parse_api_url, warn_days,
+    VAR_SECRET_ID, VAR_TOKEN_REFRESH_PATH, metrics_namespace, parse_api_url, warn_days,
 };
 
 /// Every variable of ours that [`RotationConfig`] reads.
-pub const ROTATION_VARIABLES: [&str; 4] = [
+pub const ROTATION_VARIABLES: [&str; 5] = [
     VAR_API_URL,
     VAR_TOKEN_REFRESH_PATH,
     VAR_JWT_WARN_DAYS,
     VAR_METRICS_NAMESPACE,
+    VAR_SECRET_ID,
 ];
 /// What the deployed rotation function needs (the first two have defaults;
 /// the template sets them so that the operator sees which Rollee and which path).
 pub const ROTATION_REQUIRED_IN_AWS: [&str; 3] =
     [VAR_API_URL, VAR_TOKEN_REFRESH_PATH, VAR_METRICS_NAMESPACE];
 
-/// The rotation function's settings. The secret is not one of them: Secrets
-/// Manager names it in every event (and the function's role allows one).
+/// The rotation function's settings. Secrets Manager names the secret in
+/// every rotation event (and the function's role allows one); `secret_id`
+/// is only what its self-test reads.
 #[derive(Debug, Clone)]
 pub struct RotationConfig {
     /// Rollee API base, for the test call with the new JWT.
@@ -34,6 +36,8 @@ pub struct RotationConfig {
     pub warn_days: u32,
     /// Where metrics go; `None`: no metrics.
     pub metrics_namespace: Option<String>,
+    /// The secret the self-test reads (`ROLLEE_SECRET_ID`); never used by a rotation step.
+    pub secret_id: Option<String>,
 }
 
 impl RotationConfig {
@@ -64,6 +68,7 @@ impl RotationConfig {
             refresh_url,
             warn_days: warn_days(&get)?,
             metrics_namespace: metrics_namespace(&lookup)?,
+            secret_id: get(VAR_SECRET_ID)?,
         })
     }
 }

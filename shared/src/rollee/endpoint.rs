@@ -73,8 +73,23 @@ pub(super) const PUT_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
     idempotent: true,
 };
 
+/// `DELETE /webhooks/users` [C]: removes that configuration (`make destroy`).
+pub(super) const DELETE_USER_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/webhooks/users",
+    label: "DELETE /webhooks/users",
+    idempotent: true,
+};
+/// `DELETE /webhooks/accounts` [C], as for users.
+pub(super) const DELETE_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/webhooks/accounts",
+    label: "DELETE /webhooks/accounts",
+    idempotent: true,
+};
+
 /// Every endpoint's `Endpoint` in metrics.
-pub const ENDPOINTS: [&str; 7] = [
+pub const ENDPOINTS: [&str; 9] = [
     CREATE_USER.label,
     GET_USER.label,
     NEW_SESSION.label,
@@ -82,6 +97,8 @@ pub const ENDPOINTS: [&str; 7] = [
     TOKEN_REFRESH.label,
     PUT_USER_WEBHOOKS.label,
     PUT_ACCOUNT_WEBHOOKS.label,
+    DELETE_USER_WEBHOOKS.label,
+    DELETE_ACCOUNT_WEBHOOKS.label,
 ];
 
 #[cfg(test)]
@@ -98,6 +115,8 @@ mod tests {
             &TOKEN_REFRESH,
             &PUT_USER_WEBHOOKS,
             &PUT_ACCOUNT_WEBHOOKS,
+            &DELETE_USER_WEBHOOKS,
+            &DELETE_ACCOUNT_WEBHOOKS,
         ];
         for (endpoint, label) in all.iter().zip(ENDPOINTS) {
             assert_eq!(format!("{} {}", endpoint.method, endpoint.path), label);

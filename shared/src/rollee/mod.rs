@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 pub use endpoint::ENDPOINTS;
 use endpoint::{
-    CREATE_USER, Endpoint, GET_USER, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS,
-    REFRESH_SESSION, TOKEN_REFRESH,
+    CREATE_USER, DELETE_ACCOUNT_WEBHOOKS, DELETE_USER_WEBHOOKS, Endpoint, GET_USER, NEW_SESSION,
+    PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS, REFRESH_SESSION, TOKEN_REFRESH,
 };
 pub use parse::{
     RETRY_AFTER_RANGE, RolleeClock, Session, User, parse_http_date, parse_retry_after,
@@ -168,6 +168,11 @@ impl RolleeClient {
         }
     }
 
+    /// Where the JWT it sends comes from.
+    pub fn tokens(&self) -> &TokenSource {
+        &self.tokens
+    }
+
     /// The deadline of a request that starts now: every Rollee call made for
     /// that request, retries and secret re-reads included, ends before it.
     pub fn deadline(&self) -> Instant {
@@ -250,6 +255,24 @@ impl RolleeClient {
             WebhookKind::Accounts => &PUT_ACCOUNT_WEBHOOKS,
         };
         Ok(self.call(endpoint, None, Some(config), deadline).await?.0)
+    }
+
+    /// `DELETE /webhooks/{users,accounts}` [C]: Rollee stops delivering that
+    /// kind. `Ok(false)`: none was registered (404).
+    pub async fn delete_webhook(
+        &self,
+        kind: WebhookKind,
+        deadline: Instant,
+    ) -> Result<bool, RolleeError> {
+        let endpoint = match kind {
+            WebhookKind::Users => &DELETE_USER_WEBHOOKS,
+            WebhookKind::Accounts => &DELETE_ACCOUNT_WEBHOOKS,
+        };
+        match self.call(endpoint, None, None, deadline).await {
+            Ok(_) => Ok(true),
+            Err(RolleeError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// A link that goes to the app must be one a web view may open: `https`,

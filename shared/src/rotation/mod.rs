@@ -29,7 +29,7 @@ use url::Url;
 
 use crate::config::RotationConfig;
 use crate::rollee::{ClientOptions, RolleeClient, RolleeError};
-use crate::token::{Jwt, TokenSource};
+use crate::token::{Jwt, TokenSource, parse_secret};
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPENDING: &str = "AWSPENDING";
@@ -111,7 +111,7 @@ pub enum RotationError {
     )]
     Unusable(&'static str),
     #[error(
-        "Rollee rejected the current JWT at the token refresh (401): it may have expired or been revoked; store a new JWT by hand (README, Deploy)"
+        "Rollee rejected the current JWT at the token refresh (401): it may have expired or been revoked; store a new JWT by hand (docs/deploy.md)"
     )]
     RefreshRejected,
     #[error("Rollee's token refresh failed: {0}")]
@@ -212,6 +212,24 @@ impl Rotator {
 
     pub fn refresh_url(&self) -> &Url {
         &self.config.refresh_url
+    }
+
+    /// For the self-test: the secret it names (`ROLLEE_SECRET_ID`), its
+    /// `AWSCURRENT` JWT read now, and a client that sends that JWT.
+    pub fn self_test_secret(&self) -> Option<&str> {
+        self.config.secret_id.as_deref()
+    }
+
+    pub async fn current_jwt(&self, secret_id: &str) -> Result<Jwt, RotationError> {
+        let raw = self
+            .value(secret_id, AWSCURRENT, None)
+            .await?
+            .ok_or(RotationError::Unusable(AWSCURRENT))?;
+        parse_secret(&raw.0).ok_or(RotationError::Unusable(AWSCURRENT))
+    }
+
+    pub fn client_sending(&self, jwt: Jwt) -> RolleeClient {
+        self.rollee(jwt)
     }
 }
 

@@ -94,7 +94,7 @@ pub fn log_expiry(jwt: &Jwt, warn_days: u32, what: &'static str) {
             days_left = days,
             %expires_at,
             warn_days,
-            "the Rollee JWT expires in {days} days: rotate it (README, Deploy: rotation)"
+            "the Rollee JWT expires in {days} days: rotate it (docs/deploy.md: rotation)"
         );
     } else {
         tracing::info!(jwt = what, days_left = days, %expires_at, "the Rollee JWT expires in {days} days");

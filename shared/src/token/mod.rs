@@ -138,6 +138,17 @@ impl TokenSource {
         }
     }
 
+    /// The JWT as its source holds it now, read afresh (a fixed one: itself),
+    /// without replacing the one held: the self-test's "the secret is
+    /// readable and parses".
+    pub async fn read_now(&self) -> Result<Jwt, TokenError> {
+        if self.inner.reader.rereads() {
+            self.inner.reader.read().await
+        } else {
+            Ok(self.held().token.jwt.clone())
+        }
+    }
+
     /// Whether a 401 can lead to another JWT: not for a fixed one.
     pub fn rereads(&self) -> bool {
         self.inner.reader.rereads()

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod config;
 pub mod event;
+mod selftest;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,8 +1,10 @@
 //! What runs the functions the way AWS would, for the end-to-end tests (in
 //! `tests/e2e/`) and the benchmark: a local Lambda Runtime API, moto's server
 //! for Secrets Manager, the sample events of `events/`, and the rules of
-//! CloudWatch's embedded metric format that every metric line is held to.
+//! CloudWatch's embedded metric format that every metric line is held to;
+//! and a stand-in for Lambda's Invoke and CodeDeploy's hook status.
 
+pub mod aws_standin;
 pub mod bus;
 pub mod emf;
 pub mod moto;

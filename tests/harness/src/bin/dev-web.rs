@@ -17,6 +17,11 @@
 //! whose `exp` has passed, gets the authorizer's 401 (the signature is not
 //! verified: there is no identity provider locally; a token that is no JWT
 //! is let through), other requests API Gateway's 404 body.
+//!
+//! Two callers locally: a `Bearer dev-caller:<sub>` token acts as caller
+//! `<sub>` (forwarded as `X-Dev-Caller-Sub`, which only functions run with
+//! DEV_CALLER_SUB, i.e. never deployed ones, read); any other token acts as
+//! `WEB_CALLER`. This is how `make smoke` checks ownership against make dev.
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -124,6 +129,9 @@ async fn forward(web: &Web, parts: &hyper::http::request::Parts, body: Bytes) ->
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         request = request.header(header::AUTHORIZATION, value.clone());
     }
+    if let Some(sub) = dev_caller(&parts.headers) {
+        request = request.header(rollee_shared::request::DEV_CALLER_HEADER, sub);
+    }
     if binary {
         request = request.header(header::CONTENT_TYPE, "application/octet-stream");
     } else if let Some(value) = parts.headers.get(header::CONTENT_TYPE) {
@@ -177,6 +185,15 @@ fn authorized(headers: &hyper::HeaderMap) -> bool {
         .expires_at()
         .is_some_and(|exp| exp <= time::OffsetDateTime::now_utc());
     !expired
+}
+
+/// The caller a `Bearer dev-caller:<sub>` token names, locally.
+fn dev_caller(headers: &hyper::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer dev-caller:"))
+        .filter(|sub| !sub.trim().is_empty())
 }
 
 /// A file under `root`; no path leaves it.

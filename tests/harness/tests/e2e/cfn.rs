@@ -47,7 +47,7 @@ pub(crate) fn parameters(t: &Yaml, overrides: &[(&str, &str)]) -> BTreeMap<Strin
 
 /// Whether the template's condition `name` holds for these parameter values.
 /// Evaluates what the conditions under test use: !Not, !And, !Or, !Equals,
-/// !Condition, !Ref of a parameter, literals; anything else fails the test.
+/// !Condition, and operands [`evaluate`] reads; anything else fails the test.
 pub(crate) fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>) -> bool {
     fn holds(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> bool {
         let Yaml::Tagged(f) = v else {
@@ -62,24 +62,66 @@ pub(crate) fn condition(t: &Yaml, name: &str, params: &BTreeMap<String, String>)
             args.unwrap().iter().any(|a| holds(a, t, params))
         } else if f.tag == "Equals" {
             let args = args.unwrap();
-            scalar(&args[0], params) == scalar(&args[1], params)
+            evaluate(&args[0], t, params) == evaluate(&args[1], t, params)
         } else if f.tag == "Condition" {
             condition(t, f.value.as_str().unwrap(), params)
         } else {
             panic!("condition function {f:?}")
         }
     }
-    fn scalar(v: &Yaml, params: &BTreeMap<String, String>) -> String {
-        match v {
-            Yaml::String(s) => s.clone(),
-            Yaml::Number(n) => n.to_string(),
-            Yaml::Tagged(f) if f.tag == "Ref" => params[f.value.as_str().unwrap()].clone(),
-            other => panic!("condition operand {other:?}"),
-        }
-    }
     let definition = &t["Conditions"][name];
     assert!(!definition.is_null(), "no condition {name}");
     holds(definition, t, params)
+}
+
+/// A scalar operand: a literal, !Ref of a parameter, !Select of !Split, or
+/// !Join of a list (of operands, or a CommaDelimitedList parameter's !Ref).
+pub(crate) fn evaluate(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> String {
+    list_or_scalar(v, t, params).join(",")
+}
+
+fn list_or_scalar(v: &Yaml, t: &Yaml, params: &BTreeMap<String, String>) -> Vec<String> {
+    match v {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Number(n) => vec![n.to_string()],
+        Yaml::Tagged(f) if f.tag == "Ref" => {
+            let name = f.value.as_str().unwrap();
+            let value = params[name].clone();
+            if t["Parameters"][name]["Type"].as_str() == Some("CommaDelimitedList") {
+                value.split(',').map(str::to_owned).collect()
+            } else {
+                vec![value]
+            }
+        }
+        Yaml::Tagged(f) if f.tag == "Join" => {
+            let args = f.value.as_sequence().unwrap();
+            let sep = args[0].as_str().unwrap();
+            let items: Vec<String> = match &args[1] {
+                Yaml::Sequence(items) => items.iter().map(|i| evaluate(i, t, params)).collect(),
+                other => list_or_scalar(other, t, params),
+            };
+            vec![items.join(sep)]
+        }
+        Yaml::Tagged(f) if f.tag == "Split" => {
+            let args = f.value.as_sequence().unwrap();
+            let sep = args[0].as_str().unwrap();
+            evaluate(&args[1], t, params)
+                .split(sep)
+                .map(str::to_owned)
+                .collect()
+        }
+        Yaml::Tagged(f) if f.tag == "Select" => {
+            let args = f.value.as_sequence().unwrap();
+            let index = args[0].as_u64().unwrap() as usize;
+            let list = list_or_scalar(&args[1], t, params);
+            vec![
+                list.get(index)
+                    .unwrap_or_else(|| panic!("!Select {index} of {list:?}"))
+                    .clone(),
+            ]
+        }
+        other => panic!("operand {other:?}"),
+    }
 }
 
 /// `v` as CloudFormation sees it for these parameter values: each !If replaced

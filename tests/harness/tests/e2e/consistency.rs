@@ -48,6 +48,8 @@ pub fn binary_of(metadata: &Yaml) -> String {
 
 /// The binary of the one function Secrets Manager invokes, not the API.
 pub const ROTATION_BINARY: &str = "rotate-token";
+/// The binary of the pre-traffic hook, which CodeDeploy invokes.
+pub const DEPLOY_CHECK_BINARY: &str = "deploy-check";
 
 /// (method, path, binary) of every API route in the template. A function
 /// without events has no route (the rotation function).
@@ -124,7 +126,11 @@ fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_
     // route) as the rotation schedule's function.
     let routed: BTreeSet<String> = template_routes().into_iter().map(|(_, _, b)| b).collect();
     let unrouted: BTreeSet<String> = built.difference(&routed).cloned().collect();
-    assert_eq!(unrouted, BTreeSet::from([ROTATION_BINARY.to_owned()]));
+    // (and the pre-traffic hook, which CodeDeploy invokes during a deploy).
+    assert_eq!(
+        unrouted,
+        BTreeSet::from([DEPLOY_CHECK_BINARY.to_owned(), ROTATION_BINARY.to_owned()])
+    );
     let (rotation_id, _, _) = functions(&t)
         .into_iter()
         .find(|(_, _, m)| binary_of(m) == ROTATION_BINARY)
@@ -134,7 +140,7 @@ fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_
         serde_norway::to_string(&schedule["RotationLambdaARN"])
             .unwrap()
             .trim(),
-        format!("!GetAtt {rotation_id}.Arn")
+        format!("!Ref {rotation_id}.Alias")
     );
     for (id, properties, metadata) in functions(&t) {
         assert_eq!(
@@ -167,6 +173,11 @@ fn the_template_sets_what_each_function_needs_in_aws_and_nothing_it_does_not_rea
         let (reads, required): (&[&str], &[&str]) = match binary_of(&metadata).as_str() {
             ROTATION_BINARY => (&ROTATION_VARIABLES, &ROTATION_REQUIRED_IN_AWS),
             "webhook" => (&WEBHOOK_VARIABLES, &WEBHOOK_REQUIRED_IN_AWS),
+            // The Globals' METRICS_NAMESPACE reaches the hook too: it emits no metric.
+            DEPLOY_CHECK_BINARY => (
+                &[deploy_check::TARGETS_VAR, "METRICS_NAMESPACE"],
+                &[deploy_check::TARGETS_VAR],
+            ),
             _ => (&VARIABLES, &REQUIRED_IN_AWS),
         };
         for var in &set {

@@ -121,6 +121,154 @@ async fn register(sandbox: &Sandbox, url: &str, signature: &str) -> String {
     text
 }
 
+/// `register-webhooks --delete` (what `make destroy` runs first) against
+/// the sandbox, with the JWT only; its output.
+async fn unregister(sandbox: &Sandbox) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("register-webhooks");
+    let mut command = Command::new(binary);
+    command
+        .arg("--delete")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ROLLEE_API_URL", sandbox.base_url())
+        .env("ROLLEE_TOKEN", JWT);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "register-webhooks --delete failed: {text}"
+    );
+    add_logs(&text);
+    text
+}
+
+#[tokio::test]
+async fn delete_removes_both_registrations_at_rollee_and_a_second_delete_finds_none() {
+    let (w, _) = world("off", false).await;
+    register(&w.sandbox, &w.url, "off").await;
+    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 2);
+    let printed = unregister(&w.sandbox).await;
+    assert!(
+        printed.contains("removed the users webhooks")
+            && printed.contains("removed the accounts webhooks"),
+        "{printed}"
+    );
+    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 0);
+    let again = unregister(&w.sandbox).await;
+    assert!(
+        again.contains("no users webhooks were registered")
+            && again.contains("no accounts webhooks were registered"),
+        "{again}"
+    );
+    assert_no_leaks();
+}
+
+/// `make destroy`'s script with a stand-in `sam` on the PATH (the stack's
+/// outputs; `sam delete` only recorded), the real `register-webhooks
+/// --delete` against the sandbox, the JWT from moto's Secrets Manager.
+async fn destroy(sandbox: &Sandbox, secret: &str, work: &std::path::Path) -> (bool, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let outputs = serde_json::json!([
+        {"OutputKey": "RolleeApiUrl", "OutputValue": sandbox.base_url()},
+        {"OutputKey": "RolleeSecretArn", "OutputValue": secret},
+        {"OutputKey": "OwnershipTableName", "OutputValue": "stack-OwnershipTable-ABC"},
+    ]);
+    std::fs::write(work.join("outputs.json"), outputs.to_string()).unwrap();
+    let sam = work.join("sam");
+    std::fs::write(
+        &sam,
+        format!(
+            "#!/bin/sh\ncase \"$1 $2\" in\n  'list stack-outputs') cat '{0}/outputs.json' ;;\n  delete*) echo \"$@\" >> '{0}/deleted' ;;\n  *) exit 3 ;;\nesac\n",
+            work.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&sam, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let moto = shared_moto();
+    let mut command = Command::new("bash");
+    command
+        .arg(root().join("scripts/destroy.sh"))
+        .current_dir(root())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                work.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("STACK", "stack")
+        .env("DESTROY_NO_PROMPTS", "1")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    add_logs(&text);
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn make_destroy_unregisters_at_rollee_before_deleting_the_stack_and_keeps_it_when_rollee_refuses()
+ {
+    let (w, _) = world("off", false).await;
+    let secret = format!("destroy-{}", Uuid::new_v4().simple());
+    shared_moto().put_secret(&secret, JWT).await.unwrap();
+    let work = std::env::temp_dir().join(format!("destroy-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&work).unwrap();
+
+    // Rollee refusing the JWT: the stack is not touched.
+    register(&w.sandbox, &w.url, "off").await;
+    w.sandbox.fail(rollee_sandbox::Fault::Unauthorized, None);
+    let (ok, text) = destroy(&w.sandbox, &secret, &work).await;
+    assert!(!ok, "{text}");
+    assert!(text.contains("the stack is untouched"), "{text}");
+    assert!(!work.join("deleted").exists(), "sam delete ran: {text}");
+    w.sandbox.clear_faults();
+
+    // Then: the registrations gone, the stack deleted, what stays named.
+    let (ok, text) = destroy(&w.sandbox, &secret, &work).await;
+    assert!(ok, "{text}");
+    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 0, "{text}");
+    let deleted = std::fs::read_to_string(work.join("deleted")).unwrap();
+    assert_eq!(deleted.trim(), "delete --stack-name stack --no-prompts");
+    assert!(
+        text.find("removed the users webhooks").unwrap() < text.find("2/2 deleting stack").unwrap(),
+        "{text}"
+    );
+    for kept in [
+        "aws dynamodb delete-table --table-name 'stack-OwnershipTable-ABC'",
+        "/aws/lambda/stack/",
+        "stack-ApiAccessLogs",
+    ] {
+        assert!(text.contains(kept), "{kept} in {text}");
+    }
+    assert!(!text.contains(JWT));
+    std::fs::remove_dir_all(&work).unwrap();
+    assert_no_leaks();
+}
+
 struct World {
     sandbox: Sandbox,
     setup: Arc<Setup>,

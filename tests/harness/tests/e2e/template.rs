@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cfn::{condition, parameters, resolve, resources_of_type, short_form, yaml};
-use crate::consistency::{ROTATION_BINARY, binary_of, functions, template};
+use crate::consistency::{DEPLOY_CHECK_BINARY, ROTATION_BINARY, binary_of, functions, template};
 use serde_norway::Value as Yaml;
 
 /// The role a function runs as: `<role>` of its `Role: !GetAtt <role>.Arn`.
@@ -57,7 +57,7 @@ fn each_function_runs_as_its_own_role_which_only_lambda_may_assume_and_has_no_ma
         );
         assert!(roles.insert(role.clone()), "{role} is shared");
     }
-    assert_eq!(roles.len(), 5);
+    assert_eq!(roles.len(), 6);
 }
 
 #[test]
@@ -150,6 +150,14 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
         let written = KEY_PREFIXES
             .iter()
             .fold(written, |w, prefix| w.replace(&format!("{prefix}#*"), ""));
+        // (Nor are the hook's `<function>:*`, any version of that one
+        // function, and `<application>/*`, any deployment group of this
+        // stack's one application: both spelt out in full below.)
+        let written = if id == "DeployCheckFunction" {
+            written.replace(".Arn}:*", "").replace("}/*", "")
+        } else {
+            written
+        };
         assert!(!written.contains('*'), "{role}: {written}");
 
         let logs = format!(
@@ -238,6 +246,30 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
             - Effect: Allow
               Action: events:PutEvents
               Resource: !GetAtt EventBus.Arn
+            - Effect: Allow
+              Action: events:DescribeEventBus
+              Resource: !GetAtt EventBus.Arn
+            "#
+                ),
+                "",
+            ),
+            // The pre-traffic hook: the functions' versions and aliases (never
+            // the unqualified function) and the hook status on this stack's
+            // CodeDeploy application; no secret, no table.
+            "DeployCheckFunction" => (
+                format!(
+                    r#"{logs}
+            - Effect: Allow
+              Action: lambda:InvokeFunction
+              Resource:
+                - !Sub ${{CreateUserFunction.Arn}}:*
+                - !Sub ${{NewSessionFunction.Arn}}:*
+                - !Sub ${{RefreshUrlFunction.Arn}}:*
+                - !Sub ${{RotateTokenFunction.Arn}}:*
+                - !Sub ${{WebhookFunction.Arn}}:*
+            - Effect: Allow
+              Action: codedeploy:PutLifecycleEventHookExecutionStatus
+              Resource: !Sub arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentgroup:${{ServerlessDeploymentApplication}}/*
             "#
                 ),
                 "",
@@ -280,7 +312,7 @@ fn every_log_group_is_retained_after_the_stack_and_keeps_logs_log_retention_days
     let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
     assert_eq!(
         groups.len(),
-        6,
+        7,
         "one per function and the access logs: {groups:?}"
     );
     for id in groups {
@@ -406,7 +438,7 @@ fn the_ownership_table_is_retained_on_demand_recoverable_encrypted_with_the_code
     // Its name reaches each function that uses it through one variable.
     for (id, properties, metadata) in functions(&t) {
         let table = &properties["Environment"]["Variables"]["OWNERSHIP_TABLE"];
-        if binary_of(&metadata) == ROTATION_BINARY {
+        if [ROTATION_BINARY, DEPLOY_CHECK_BINARY].contains(&binary_of(&metadata).as_str()) {
             assert!(table.is_null(), "{id} uses no table");
         } else {
             assert_eq!(short_form(table), "!Ref OwnershipTable", "{id}");
@@ -448,7 +480,7 @@ fn the_jwt_is_rotated_on_a_schedule_by_the_rotation_function_unless_switched_off
         yaml(
             r#"
             SecretId: !Ref RolleeSecretArn
-            RotationLambdaARN: !GetAtt RotateTokenFunction.Arn
+            RotationLambdaARN: !Ref RotateTokenFunction.Alias
             RotateImmediatelyOnUpdate: false
             RotationRules:
               ScheduleExpression: !Ref RotationSchedule
@@ -478,7 +510,7 @@ fn the_jwt_is_rotated_on_a_schedule_by_the_rotation_function_unless_switched_off
         yaml(
             r#"
             Action: lambda:InvokeFunction
-            FunctionName: !GetAtt RotateTokenFunction.Arn
+            FunctionName: !Ref RotateTokenFunction.Alias
             Principal: secretsmanager.amazonaws.com
             SourceAccount: !Ref AWS::AccountId
             SourceArn: !Ref RolleeSecretArn

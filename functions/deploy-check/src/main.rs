@@ -1,0 +1,3 @@
+fn main() -> Result<(), rollee_shared::lambda_http::lambda_runtime::Error> {
+    deploy_check::run()
+}
