@@ -97,11 +97,14 @@ pub fn logs() -> String {
 }
 
 /// The metric lines captured so far that carry `request_id`, each checked
-/// against the embedded metric format's rules.
+/// against the embedded metric format's rules. (Lines of other processes,
+/// which tests add to the capture under their own namespaces, carry other
+/// request ids: they are left out before the namespace is checked.)
 pub fn metric_lines_of(request_id: &str) -> Vec<Document> {
+    let quoted = format!("\"{request_id}\"");
     logs()
         .lines()
-        .filter(|l| emf::is_metric_line(l))
+        .filter(|l| emf::is_metric_line(l) && l.contains(&quoted))
         .map(|l| emf::check(l, NAMESPACE).unwrap_or_else(|e| panic!("{e}: {l}")))
         .filter(|d| d.root.get("requestId").and_then(Value::as_str) == Some(request_id))
         .collect()
