@@ -15,16 +15,8 @@ cd "$(dirname "$0")/.."
 stack=${STACK:-}
 [ -n "$stack" ] || { echo "usage: make destroy STACK=<stack name>" >&2; exit 1; }
 
-outputs=$(sam list stack-outputs --stack-name "$stack" --output json)
-output() { # the stack output named $1
-  python3 -c 'import json, sys
-name = sys.argv[1]
-for o in json.load(sys.stdin):
-    if o["OutputKey"] == name:
-        print(o["OutputValue"]); break
-else:
-    sys.exit("the stack has no output %s" % name)' "$1" <<<"$outputs"
-}
+. scripts/stack-outputs.sh
+stack_outputs "$stack"
 api_url=$(output RolleeApiUrl)
 secret=$(output RolleeSecretArn)
 table=$(output OwnershipTableName)

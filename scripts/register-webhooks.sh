@@ -14,16 +14,8 @@ cd "$(dirname "$0")/.."
 stack=${STACK:-}
 [ -n "$stack" ] || { echo "usage: make register-webhooks STACK=<stack name>" >&2; exit 1; }
 
-outputs=$(sam list stack-outputs --stack-name "$stack" --output json)
-output() { # the stack output named $1
-  python3 -c 'import json, sys
-name = sys.argv[1]
-for o in json.load(sys.stdin):
-    if o["OutputKey"] == name:
-        print(o["OutputValue"]); break
-else:
-    sys.exit("the stack has no output %s: deploy this version of the template first" % name)' "$1" <<<"$outputs"
-}
+. scripts/stack-outputs.sh
+stack_outputs "$stack"
 
 # One assignment each, so that a missing output stops here (set -e).
 url=$(output WebhookUrl)
