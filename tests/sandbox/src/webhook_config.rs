@@ -1,5 +1,6 @@
-//! The webhook endpoints of the API: `PUT /webhooks/{users|accounts}`,
-//! `GET /webhooks` and `DELETE /webhooks/{users|accounts}`.
+//! The webhook endpoints of the API: `PUT /webhooks/{type}`, `GET /webhooks`
+//! and `DELETE /webhooks/{type}`, for the five types [C] `users`, `accounts`,
+//! `endpoints`, `multi_endpoints` and `rollee_connect_events`.
 //!
 //! Published: the body `{"url", "method": "POST", "headers": {…}}`, custom
 //! headers to identify and secure deliveries [C]; a PUT replaces the whole

@@ -1,5 +1,6 @@
 //! Webhook deliveries: an event the sandbox emits is POSTed to the URL
-//! registered for its type (`users` or `accounts`), signed when a secret is
+//! registered for its type (`users`, `accounts`, `endpoints`,
+//! `multi_endpoints` or `rollee_connect_events`), signed when a secret is
 //! set, and retried until a 2xx answer or the last attempt.
 //!
 //! Published: delivery is at least once, retried for 3 days [C]. Secondary
@@ -12,9 +13,9 @@
 //! - each event is sent with the configuration and [`WebhookMode`] in force
 //!   when it happened (a later `PUT` or `DELETE` does not change a delivery
 //!   already under way);
-//! - the events of one API call (e.g. `create_account` then
-//!   `connect_account`) are sent one after the other, in that order; those of
-//!   separate calls concurrently;
+//! - the events of one API call for one webhook type (e.g. `create_account`
+//!   then `connect_account`) are sent one after the other, in that order;
+//!   those of separate calls, or of other types, concurrently;
 //! - only `http://` URLs are delivered to; an `https://` URL may be
 //!   registered, but each attempt ends as a transport error.
 
@@ -44,9 +45,11 @@ pub(crate) const SIGNATURE_HEADER: &str = "x-signature";
 /// One delivery attempt, as it ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    /// `"users"` or `"accounts"`: the webhook type it was sent through.
+    /// The webhook type it was sent through: `"users"`, `"accounts"`,
+    /// `"endpoints"`, `"multi_endpoints"` or `"rollee_connect_events"`.
     pub kind: &'static str,
-    /// The event's `action` (empty when the body has none).
+    /// The event's `action`; for a flat Connect-page event, which has none,
+    /// its `screen` (`"home"`, `"login"`); empty when the body has neither.
     pub action: String,
     /// The exact bytes sent.
     pub body: Vec<u8>,
@@ -96,6 +99,9 @@ pub(crate) fn kind(raw: &str) -> Option<&'static str> {
     match raw {
         "users" => Some("users"),
         "accounts" => Some("accounts"),
+        "endpoints" => Some("endpoints"),
+        "multi_endpoints" => Some("multi_endpoints"),
+        "rollee_connect_events" => Some("rollee_connect_events"),
         _ => None,
     }
 }
@@ -121,9 +127,9 @@ pub(crate) fn plan(world: &World, kind: &'static str, events: &[Value]) -> Optio
     let events = events
         .iter()
         .map(|body| Event {
-            action: body
-                .get("action")
-                .and_then(Value::as_str)
+            action: ["action", "screen"]
+                .iter()
+                .find_map(|field| body.get(field).and_then(Value::as_str))
                 .unwrap_or_default()
                 .to_owned(),
             body: Bytes::from(body.to_string()),
