@@ -1,8 +1,8 @@
 //! The Rollee API endpoints under [`API_PREFIX`]: users (which emit the user
 //! webhook events), sessions, session refresh and token refresh; and `handle`,
-//! which every request to the sandbox goes through (it sends Connect pages and
-//! `/_sandbox/` calls to [`crate::control`], and `/webhooks` to
-//! [`crate::webhook_config`]).
+//! which every request to the sandbox goes through (it sends Connect pages to
+//! [`crate::connect`], `/_sandbox/` calls to [`crate::control`], accounts to
+//! [`crate::accounts`] and `/webhooks` to [`crate::webhook_config`]).
 
 use std::sync::Arc;
 
@@ -14,7 +14,9 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::control::{connect, control};
+use crate::accounts;
+use crate::connect::connect;
+use crate::control::control;
 use crate::response::{HttpResponse, error, json_reply, reply, rfc3339};
 use crate::webhook_config::{delete_webhook, list_webhooks, put_webhook};
 use crate::webhooks::emit;
@@ -133,6 +135,16 @@ pub(crate) async fn handle(
             with_uuid(id, |id| new_session(&shared, id))
         }
         (&Method::POST, ["sessions", id, "refresh"]) => with_uuid(id, |id| refresh(&shared, id)),
+        (&Method::GET, ["users", id, "accounts"]) => {
+            with_uuid(id, |id| accounts::list(&shared, id))
+        }
+        (&Method::GET, ["accounts", id]) => with_uuid(id, |id| accounts::get(&shared, id)),
+        (&Method::POST, ["accounts", id, "reconnect"]) => {
+            with_uuid(id, |id| accounts::reconnect(&shared, id))
+        }
+        (&Method::POST, ["accounts", id, "disconnect"]) => {
+            with_uuid(id, |id| accounts::disconnect(&shared, id))
+        }
         (&Method::GET, ["token", "refresh"]) => refresh_token(&shared, bearer.unwrap_or_default()),
         (&Method::GET, ["webhooks"]) => list_webhooks(&shared),
         (&Method::PUT, ["webhooks", kind]) => put_webhook(&shared, kind, &body),
@@ -189,7 +201,7 @@ fn create_user(shared: &Arc<Shared>, body: &[u8]) -> HttpResponse {
     let mut world = shared.world();
     let id = Uuid::new_v4();
     let now = world.now();
-    let session = open_session(&mut world, id);
+    let session = open_session(&mut world, id, None);
     world.users.insert(
         id,
         UserRecord {
@@ -271,7 +283,7 @@ fn new_session(shared: &Shared, user: Uuid) -> HttpResponse {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         return error(status, "sessions/new is not available for this user");
     }
-    let session = open_session(&mut world, user);
+    let session = open_session(&mut world, user, None);
     if let Some(u) = world.users.get_mut(&user) {
         u.session = session;
     }
@@ -285,30 +297,36 @@ fn refresh(shared: &Shared, session: Uuid) -> HttpResponse {
     // STAND-IN: what a refresh does is not published. Here any known session,
     // expired or not, may be refreshed once: it is replaced by a new session
     // (new UUID, new 30 minutes) and stops working; an unknown or already
-    // replaced session gets 404.
-    let user = match world.sessions.get_mut(&session) {
+    // replaced session gets 404. The refresh of a reconnect session
+    // reconnects the same account and, like it, is not the user's `session`.
+    let (user, account) = match world.sessions.get_mut(&session) {
         Some(s) if !s.revoked => {
             s.revoked = true;
-            s.user
+            (s.user, s.account)
         }
         _ => return error(StatusCode::NOT_FOUND, "session not found"),
     };
-    let fresh = open_session(&mut world, user);
-    if let Some(u) = world.users.get_mut(&user) {
+    let fresh = open_session(&mut world, user, account);
+    if account.is_none()
+        && let Some(u) = world.users.get_mut(&user)
+    {
         u.session = fresh;
     }
     // STAND-IN: the answer is not published; this one is the four-field shape
     // of Rollee's reconnect session [I], the other shape the client must accept.
-    let expires_at = world.sessions.get(&fresh).map(|s| s.expires_at);
-    json_reply(
-        StatusCode::OK,
-        json!({
-            "id": user,
-            "link": link(shared, fresh),
-            "session": fresh,
-            "session_expires_at": expires_at.map(rfc3339),
-        }),
-    )
+    json_reply(StatusCode::OK, session_json(shared, &world, fresh))
+}
+
+/// A session in the four-field shape of Rollee's reconnect session [I]:
+/// `{"id": <its user>, "link", "session", "session_expires_at"}`.
+pub(crate) fn session_json(shared: &Shared, world: &World, session: Uuid) -> Value {
+    let record = world.sessions.get(&session);
+    json!({
+        "id": record.map(|s| s.user),
+        "link": link(shared, session),
+        "session": session,
+        "session_expires_at": record.map(|s| rfc3339(s.expires_at)),
+    })
 }
 
 fn refresh_token(shared: &Shared, presented: &str) -> HttpResponse {
@@ -327,7 +345,8 @@ fn refresh_token(shared: &Shared, presented: &str) -> HttpResponse {
     json_reply(StatusCode::OK, json!({ "token": token }))
 }
 
-fn open_session(world: &mut World, user: Uuid) -> Uuid {
+/// A new session of `user`, for 30 minutes; `account`: the account it reconnects.
+pub(crate) fn open_session(world: &mut World, user: Uuid, account: Option<Uuid>) -> Uuid {
     let id = Uuid::new_v4();
     let expires_at = world.now() + SESSION_LIFETIME;
     world.sessions.insert(
@@ -336,6 +355,9 @@ fn open_session(world: &mut World, user: Uuid) -> Uuid {
             user,
             expires_at,
             revoked: false,
+            account,
+            tracking: Uuid::new_v4(),
+            opened_at: None,
         },
     );
     id

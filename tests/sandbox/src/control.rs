@@ -1,126 +1,16 @@
-//! What is not Rollee's API: the Connect page a link opens (and the account
-//! it connects), and the `/_sandbox/` control endpoints.
+//! The `/_sandbox/` control endpoints: not Rollee's API.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::header::{self, HeaderValue};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::response::{HttpResponse, error, json_reply, reply, rfc3339};
-use crate::webhooks::emit;
-use crate::world::{AccountRecord, SessionState, Shared};
-use crate::{CONNECT_PREFIX, Fault, SANDBOX_DATASOURCE_ID};
-
-/// Under [`CONNECT_PREFIX`]: `<session>` is the page a Connect link opens, the
-/// sandbox's stand-in for Rollee Connect, saying whether the session would
-/// let the user in and, if so, offering a button (a form POST, no script)
-/// to `<session>/connect`, which connects an account for the session's user.
-pub(crate) fn connect(shared: &Arc<Shared>, method: &Method, raw: &str) -> HttpResponse {
-    let raw = raw.trim_end_matches('/');
-    let (session, action) = raw.split_once('/').unwrap_or((raw, ""));
-    let session = Uuid::try_parse(session).ok();
-    match (action, session) {
-        ("", Some(session)) => {
-            let state = shared.world().session_state(session);
-            match state {
-                SessionState::Valid { expires_at, .. } => page(
-                    StatusCode::OK,
-                    &format!(
-                        "Session valid until {}. Any credentials are accepted.",
-                        rfc3339(expires_at)
-                    ),
-                    &format!(
-                        "<form method=\"post\" action=\"{CONNECT_PREFIX}{session}/connect\">\
-                         <button id=\"connect-account\" type=\"submit\">Connect an account</button></form>"
-                    ),
-                ),
-                refused => refusal(refused),
-            }
-        }
-        ("connect", Some(session)) if method == Method::POST => {
-            match connect_account(shared, session) {
-                Ok(account) => page(
-                    StatusCode::OK,
-                    "Account connected.",
-                    &format!("<p>Account <code id=\"account-id\">{account}</code></p>"),
-                ),
-                Err(refused) => refusal(refused),
-            }
-        }
-        ("connect", Some(_)) => {
-            let mut answer = page(StatusCode::METHOD_NOT_ALLOWED, "Use the button.", "");
-            answer
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            answer
-        }
-        _ => refusal(SessionState::Unknown),
-    }
-}
-
-/// The page for a session that does not let its user in.
-fn refusal(state: SessionState) -> HttpResponse {
-    match state {
-        SessionState::Replaced => page(
-            StatusCode::GONE,
-            "This session was replaced by a refresh.",
-            "",
-        ),
-        SessionState::Expired => page(StatusCode::GONE, "This session has expired.", ""),
-        SessionState::Valid { .. } | SessionState::Unknown => {
-            page(StatusCode::NOT_FOUND, "Unknown session.", "")
-        }
-    }
-}
-
-/// `message` and `extra` are the sandbox's own text: nothing from a request.
-fn page(status: StatusCode, message: &str, extra: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Rollee Connect (local sandbox)</title></head>\
-         <body><h1>Rollee Connect — local sandbox</h1><p id=\"status\">{message}</p>{extra}</body></html>"
-    );
-    reply(status, "text/html; charset=utf-8", Bytes::from(html))
-}
-
-/// Connects an account for the user of a valid `session`, and emits
-/// `create_account` then `connect_account` [I]. STAND-IN: the events'
-/// fields `account_id`, `user_id`, `datasource_id`, `connected`,
-/// `created_at` [I] sit under `data`, as in user events (unpublished).
-pub(crate) fn connect_account(shared: &Arc<Shared>, session: Uuid) -> Result<Uuid, SessionState> {
-    let mut world = shared.world();
-    let user = match world.session_state(session) {
-        SessionState::Valid { user, .. } if world.users.contains_key(&user) => user,
-        SessionState::Valid { .. } => return Err(SessionState::Unknown),
-        refused => return Err(refused),
-    };
-    let account = Uuid::new_v4();
-    let record = AccountRecord {
-        user,
-        datasource: SANDBOX_DATASOURCE_ID,
-        connected: true,
-        created_at: world.now(),
-    };
-    let data = json!({
-        "account_id": account,
-        "user_id": record.user,
-        "datasource_id": record.datasource,
-        "connected": record.connected,
-        "created_at": rfc3339(record.created_at),
-    });
-    world.accounts.insert(account, record);
-    let event = |action: &str| json!({ "action": action, "data": data });
-    emit(
-        shared,
-        &world,
-        "accounts",
-        &[event("create_account"), event("connect_account")],
-    );
-    Ok(account)
-}
+use crate::Fault;
+use crate::accounts::set_account;
+use crate::response::{HttpResponse, error, json_reply, rfc3339};
+use crate::world::{Shared, World};
 
 /// Control endpoints for a sandbox run on its own (`rollee-sandbox`), where no
 /// test holds the [`Sandbox`](crate::Sandbox) handle:
@@ -134,10 +24,26 @@ pub(crate) fn connect_account(shared: &Arc<Shared>, session: Uuid) -> Result<Uui
 /// any field may be left out; answers the mode, as `GET /_sandbox/webhooks` does),
 /// `GET /_sandbox/webhooks/deliveries` (every delivery attempt so far, in the
 /// order they ended: `[{"kind", "action", "attempt", "status"}]`, `status`
-/// null for a transport error or timeout).
-pub(crate) fn control(shared: &Shared, method: &Method, what: &str, body: &[u8]) -> HttpResponse {
+/// null for a transport error or timeout),
+/// `POST /_sandbox/accounts/{id}` `{"connected": false, "status": "error"}`
+/// (sets the account, either field may be left out, `"status": null` removes
+/// it; a status left out follows `connected` while it is `"connected"` or
+/// `"disconnected"`; emits `update_account` and answers the account as
+/// `GET /accounts/{id}` does; 404 for an unknown account).
+pub(crate) fn control(
+    shared: &Arc<Shared>,
+    method: &Method,
+    what: &str,
+    body: &[u8],
+) -> HttpResponse {
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut world = shared.world();
+    if let Some(account) = what.strip_prefix("accounts/") {
+        return match *method {
+            Method::POST => control_account(shared, &mut world, account, &body),
+            _ => error(StatusCode::NOT_FOUND, "no such control"),
+        };
+    }
     match (method, what) {
         (&Method::POST, "fault") => {
             let fault = match body["fault"].as_str() {
@@ -247,5 +153,35 @@ pub(crate) fn control(shared: &Shared, method: &Method, what: &str, body: &[u8])
             json_reply(StatusCode::OK, Value::Array(deliveries))
         }
         _ => error(StatusCode::NOT_FOUND, "no such control"),
+    }
+}
+
+/// `POST /_sandbox/accounts/{id}`.
+fn control_account(
+    shared: &Arc<Shared>,
+    world: &mut World,
+    raw: &str,
+    body: &Value,
+) -> HttpResponse {
+    let Ok(account) = Uuid::try_parse(raw) else {
+        return error(StatusCode::NOT_FOUND, "account not found");
+    };
+    if !(body.is_object() || body.is_null()) {
+        return error(StatusCode::BAD_REQUEST, "body is not a JSON object");
+    }
+    let connected = match body.get("connected") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(connected)) => Some(*connected),
+        Some(_) => return error(StatusCode::BAD_REQUEST, "connected must be a boolean"),
+    };
+    let status = match body.get("status") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(status)) => Some(Some(status.clone())),
+        Some(_) => return error(StatusCode::BAD_REQUEST, "status must be a string or null"),
+    };
+    match set_account(shared, world, account, connected, status) {
+        Some(account) => json_reply(StatusCode::OK, account),
+        None => error(StatusCode::NOT_FOUND, "account not found"),
     }
 }

@@ -14,20 +14,27 @@
 //! - this file also makes the sandbox's JWTs ([`jwt`]);
 //! - `api`: the Rollee API endpoints (users, sessions, refresh, token refresh)
 //!   and `handle`, through which every request goes;
+//! - `accounts`: the account endpoints (list, get, reconnect, disconnect) and
+//!   the changes to an account;
 //! - `webhook_config`: the webhook endpoints of the API (`PUT`/`DELETE
-//!   /webhooks/{users|accounts}`, `GET /webhooks`);
+//!   /webhooks/{type}`, `GET /webhooks`);
 //! - `webhooks`: webhook deliveries (signing, retries, [`Delivery`],
 //!   [`WebhookMode`]), and the STAND-IN decisions about them;
-//! - `control`: the Connect page a link opens (with its stand-in account
-//!   connection) and the `/_sandbox/` control endpoints (for `rollee-sandbox`
-//!   run on its own);
+//! - `events`: the bodies of account, data-ready and Connect-page events;
+//! - `connect`: the Connect page a link opens, with its stand-in account
+//!   connection and reconnection;
+//! - `control`: the `/_sandbox/` control endpoints (for `rollee-sandbox` run
+//!   on its own);
 //! - `world`: the state (users, sessions, accounts, JWTs, clock, faults,
 //!   requests, webhooks and their deliveries);
 //! - `response`: building responses, including the error body;
 //! - `server`: [`spawn_server`], the HTTP loop, also used by the harness.
 
+mod accounts;
 mod api;
+mod connect;
 mod control;
+mod events;
 mod response;
 mod server;
 mod webhook_config;
@@ -250,10 +257,57 @@ impl Sandbox {
     }
 
     /// What the Connect page's button does: connects an account for the user
-    /// of `session` and emits `create_account` then `connect_account`.
-    /// `None` (and no account) when the page would not open.
+    /// of `session` and emits `create_account` then `connect_account`; for a
+    /// reconnect session, reconnects its account and emits `connect_account`.
+    /// Then the data-ready events and the `login` Connect-page event. The
+    /// account; `None` (and no account) when the page would not open.
     pub fn connect_account(&self, session: Uuid) -> Option<Uuid> {
-        control::connect_account(&self.shared, session).ok()
+        connect::connect_account(&self.shared, session)
+            .ok()
+            .map(|(account, _)| account)
+    }
+
+    /// What `POST /accounts/{id}/reconnect` does: a new session of the
+    /// account's user whose Connect page reconnects `account`. `None` for an
+    /// unknown account.
+    pub fn reconnect_session(&self, account: Uuid) -> Option<Uuid> {
+        accounts::reconnect_session(&mut self.shared.world(), account)
+    }
+
+    /// What `POST /accounts/{id}/disconnect` does (and emits
+    /// `disconnect_account`); false for an unknown account.
+    pub fn disconnect_account(&self, account: Uuid) -> bool {
+        let mut world = self.shared.world();
+        accounts::disconnect_account(&self.shared, &mut world, account).is_some()
+    }
+
+    /// What `POST /_sandbox/accounts/{id}` does: sets what is given
+    /// (`status: Some(None)` removes the status) and emits `update_account`;
+    /// false for an unknown account.
+    pub fn set_account(
+        &self,
+        account: Uuid,
+        connected: Option<bool>,
+        status: Option<Option<&str>>,
+    ) -> bool {
+        let status = status.map(|s| s.map(str::to_owned));
+        let mut world = self.shared.world();
+        accounts::set_account(&self.shared, &mut world, account, connected, status).is_some()
+    }
+
+    /// An account as `GET /accounts/{id}` answers it.
+    pub fn account(&self, account: Uuid) -> Option<Value> {
+        accounts::account_json(&self.shared.world(), account)
+    }
+
+    /// A user's accounts, oldest first (empty for an unknown user).
+    pub fn accounts_of(&self, user: Uuid) -> Vec<Uuid> {
+        accounts::accounts_of(&self.shared.world(), user).unwrap_or_default()
+    }
+
+    /// Whether `user` exists (not deleted).
+    pub fn has_user(&self, user: Uuid) -> bool {
+        self.shared.world().users.contains_key(&user)
     }
 
     /// Every webhook delivery attempt so far, in the order they ended.
@@ -293,7 +347,8 @@ impl Sandbox {
     }
 
     /// Sends `body` as an event through the webhook registered for `kind`
-    /// (`"users"` or `"accounts"`), with the same signing, retries and
+    /// (`"users"`, `"accounts"`, `"endpoints"`, `"multi_endpoints"` or
+    /// `"rollee_connect_events"`), with the same signing, retries and
     /// duplication as the sandbox's own events; returns once its deliveries
     /// have ended. Nothing is sent for another `kind`, or when that type is
     /// not registered or is disabled.

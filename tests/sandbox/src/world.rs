@@ -29,6 +29,14 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: OffsetDateTime,
     /// Replaced by a refresh.
     pub(crate) revoked: bool,
+    /// The account a reconnect session (`POST /accounts/{id}/reconnect`)
+    /// reconnects; `None`: the Connect page connects a new account.
+    pub(crate) account: Option<Uuid>,
+    /// STAND-IN: the `tracking_id` of the session's Connect-page events, one per session.
+    pub(crate) tracking: Uuid,
+    /// When its Connect page was first opened (on the sandbox's clock): the
+    /// start of the `duration` of its Connect-page events.
+    pub(crate) opened_at: Option<OffsetDateTime>,
 }
 
 /// An account made by the Connect stand-in.
@@ -38,6 +46,12 @@ pub(crate) struct AccountRecord {
     pub(crate) datasource: Uuid,
     pub(crate) connected: bool,
     pub(crate) created_at: OffsetDateTime,
+    /// STAND-IN: `"connected"` or `"disconnected"`, unless `POST
+    /// /_sandbox/accounts/{id}` set another (or removed it: `None`, the field
+    /// is then left out of the account).
+    pub(crate) status: Option<String>,
+    /// STAND-IN: when it last changed (connected, reconnected, disconnected, set).
+    pub(crate) updated_at: OffsetDateTime,
 }
 
 /// A webhook as registered with `PUT /webhooks/{type}`.
@@ -71,7 +85,8 @@ pub(crate) struct World {
     /// `sessions/new` answers this status instead of a session.
     pub(crate) new_session_refusal: Option<u16>,
     pub(crate) accounts: HashMap<Uuid, AccountRecord>,
-    /// By type: `"users"` or `"accounts"`.
+    /// By type: `"users"`, `"accounts"`, `"endpoints"`, `"multi_endpoints"`
+    /// or `"rollee_connect_events"`.
     pub(crate) webhooks: BTreeMap<&'static str, WebhookConfig>,
     pub(crate) webhook_mode: WebhookMode,
     /// Every delivery attempt, in the order they ended.
@@ -106,6 +121,8 @@ pub(crate) enum SessionState {
     Valid {
         user: Uuid,
         expires_at: OffsetDateTime,
+        /// The account a reconnect session reconnects.
+        account: Option<Uuid>,
     },
     /// Replaced by a refresh.
     Replaced,
@@ -126,6 +143,7 @@ impl World {
             Some(s) => SessionState::Valid {
                 user: s.user,
                 expires_at: s.expires_at,
+                account: s.account,
             },
         }
     }
