@@ -1,6 +1,6 @@
 //! The account endpoints of the API [I]: `GET /users/{id}/accounts`,
-//! `GET /accounts/{id}`, `POST /accounts/{id}/reconnect` and
-//! `POST /accounts/{id}/disconnect`; and the changes to an account that the
+//! `GET /accounts/{id}`, `DELETE /accounts/{id}`, `POST
+//! /accounts/{id}/reconnect` and `POST /accounts/{id}/disconnect`; and the changes to an account that the
 //! handle and `POST /_sandbox/accounts/{id}` make.
 //!
 //! Rollee publishes the paths [I] and, for an account, the fields `id`,
@@ -76,6 +76,20 @@ pub(crate) fn get(shared: &Shared, account: Uuid) -> HttpResponse {
         Some(account) => json_reply(StatusCode::OK, account),
         None => error(StatusCode::NOT_FOUND, "account not found"),
     }
+}
+
+/// `DELETE /accounts/{id}`: emits `delete_account` (with the account as it
+/// was) and answers `{}` (STAND-IN, as for a user); the account's reconnect
+/// sessions go with it.
+pub(crate) fn delete(shared: &Arc<Shared>, account: Uuid) -> HttpResponse {
+    let mut world = shared.world();
+    if !world.accounts.contains_key(&account) {
+        return error(StatusCode::NOT_FOUND, "account not found");
+    }
+    emit_account(shared, &world, account, &["delete_account"]);
+    world.accounts.remove(&account);
+    world.sessions.retain(|_, s| s.account != Some(account));
+    json_reply(StatusCode::OK, serde_json::json!({}))
 }
 
 /// `POST /accounts/{id}/reconnect`: 201 with the four-field session shape

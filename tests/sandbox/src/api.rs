@@ -139,6 +139,7 @@ pub(crate) async fn handle(
             with_uuid(id, |id| accounts::list(&shared, id))
         }
         (&Method::GET, ["accounts", id]) => with_uuid(id, |id| accounts::get(&shared, id)),
+        (&Method::DELETE, ["accounts", id]) => with_uuid(id, |id| accounts::delete(&shared, id)),
         (&Method::POST, ["accounts", id, "reconnect"]) => {
             with_uuid(id, |id| accounts::reconnect(&shared, id))
         }

@@ -1,7 +1,7 @@
 //! The bodies of the events the sandbox emits besides the user events, and
 //! the webhook type each goes through:
 //! - account events (`accounts`): `create_account`, `connect_account`,
-//!   `disconnect_account`, `update_account` [I];
+//!   `disconnect_account`, `update_account`, `delete_account` [I];
 //! - data-ready events after an account connects (`endpoints`,
 //!   `multi_endpoints`): `update_endpoint`, `update_multi_endpoint` [I];
 //! - Connect-page events (`rollee_connect_events`) as a user moves through the

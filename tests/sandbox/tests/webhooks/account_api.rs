@@ -1,4 +1,4 @@
-//! The account endpoints (list, get, reconnect, disconnect), the reconnect
+//! The account endpoints (list, get, delete, reconnect, disconnect), the reconnect
 //! Connect page, and `POST /_sandbox/accounts/{id}` with its handle twin.
 
 use hyper::{Method, StatusCode};
@@ -22,7 +22,7 @@ async fn control(sandbox: &Sandbox, path: &str, body: &str) -> (StatusCode, Valu
 }
 
 /// The `data` of every delivered event of `kind`, with its action.
-fn events(deliveries: &[rollee_sandbox::Delivery], kind: &str) -> Vec<(String, Value)> {
+fn account_events(deliveries: &[rollee_sandbox::Delivery], kind: &str) -> Vec<(String, Value)> {
     deliveries
         .iter()
         .filter(|d| d.kind == kind)
@@ -156,7 +156,7 @@ async fn disconnecting_an_account_answers_it_and_emits_disconnect_account() {
     assert_ne!(answer["updated_at"], answer["created_at"]);
     assert_eq!(Some(answer.clone()), sandbox.account(account));
     let deliveries = sandbox.wait_for_deliveries(1, WAIT).await;
-    let events = events(&deliveries, "accounts");
+    let events = account_events(&deliveries, "accounts");
     assert_eq!(events.len(), 1, "{deliveries:?}");
     assert_eq!(events[0].0, "disconnect_account");
     assert_eq!(
@@ -178,6 +178,27 @@ async fn disconnecting_an_account_answers_it_and_emits_disconnect_account() {
     assert!(sandbox.disconnect_account(account));
     assert!(!sandbox.disconnect_account(Uuid::new_v4()));
     assert_eq!(sandbox.wait_for_deliveries(2, WAIT).await.len(), 2);
+
+    // Deleting it: delete_account, then it is gone with its reconnect sessions.
+    let reconnect = sandbox.reconnect_session(account).unwrap();
+    let path = format!("/accounts/{account}");
+    let (status, answer) = api(&sandbox, Method::DELETE, &path, None).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({})));
+    let deliveries = sandbox.wait_for_deliveries(3, WAIT).await;
+    let deleted = &account_events(&deliveries, "accounts")[2];
+    assert_eq!(deleted.0, "delete_account");
+    assert_eq!(deleted.1["account_id"], account.to_string());
+    assert_eq!(
+        api(&sandbox, Method::GET, &path, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api(&sandbox, Method::DELETE, &path, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!sandbox.session_is_valid(reconnect));
+    let user: Uuid = user.parse().unwrap();
+    assert!(sandbox.has_user(user) && sandbox.accounts_of(user).is_empty());
 }
 
 #[tokio::test]
@@ -254,7 +275,7 @@ async fn a_reconnect_session_reconnects_its_account_on_the_connect_page() {
     );
     assert_eq!(sandbox.accounts_of(user.parse().unwrap()), [account]);
     let deliveries = sandbox.wait_for_deliveries(1, WAIT).await;
-    let events = events(&deliveries, "accounts");
+    let events = account_events(&deliveries, "accounts");
     assert_eq!(
         events.len(),
         1,
@@ -313,7 +334,7 @@ async fn the_control_sets_an_account_and_emits_update_account() {
     assert_eq!(answer["status"], "disconnected");
 
     let deliveries = sandbox.wait_for_deliveries(4, WAIT).await;
-    let events = events(&deliveries, "accounts");
+    let events = account_events(&deliveries, "accounts");
     assert_eq!(events.len(), 4, "{deliveries:?}");
     assert!(
         events
