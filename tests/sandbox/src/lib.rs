@@ -15,8 +15,7 @@
 //! - `api`: the Rollee API endpoints (users, sessions, refresh, token refresh)
 //!   and `handle`, through which every request goes;
 //! - `accounts`: the account endpoints (list, get, delete, reconnect,
-//!   disconnect) and
-//!   the changes to an account;
+//!   disconnect) and the changes to an account;
 //! - `webhook_config`: the webhook endpoints of the API (`PUT`/`DELETE
 //!   /webhooks/{type}`, `GET /webhooks`);
 //! - `webhooks`: webhook deliveries (signing, retries, [`Delivery`],
