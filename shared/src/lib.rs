@@ -1,7 +1,7 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `metrics` → `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `selftest` → `problem` → `request` → `flow` → `app` → `webhook`.
+//! `metrics` → `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `selftest` → `problem` → `bus` → `request` → `flow` → `app` → `webhook`.
 //!
 //! - [`metrics`]: CloudWatch metrics as embedded-metric-format lines on stdout, and what each event emits;
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
@@ -13,6 +13,7 @@
 //! - [`rotation`]: the Secrets Manager rotation of the JWT secret, with Rollee's token refresh;
 //! - [`store`]: the ownership table (DynamoDB): who owns which user and session, quotas;
 //! - [`problem`]: RFC 9457 problem responses: the error table;
+//! - [`bus`]: the EventBridge bus events are published to;
 //! - [`request`]: the caller, the path's `user_id`, the JSON body;
 //! - [`flow`]: the three operations, ownership, input limits, failures as problems;
 //! - [`app`]: the state built at cold start, the invocation plumbing, responses;
@@ -21,6 +22,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod bus;
 pub mod config;
 pub mod flow;
 pub mod http;

@@ -104,13 +104,23 @@ pub fn request_id(request: &Request) -> String {
 }
 
 /// `user_id` from `pathParameters`, which API Gateway and `cargo lambda
-/// watch`'s router fill from the route `/users/{user_id}/sessions`.
+/// watch`'s router fill from routes such as `/users/{user_id}/sessions`.
 pub fn user_id(request: &Request) -> Result<Uuid, ApiError> {
+    path_uuid(request, "user_id", "user")
+}
+
+/// `account_id` from `pathParameters` (`/accounts/{account_id}/reconnect`).
+pub fn account_id(request: &Request) -> Result<Uuid, ApiError> {
+    path_uuid(request, "account_id", "account")
+}
+
+fn path_uuid(request: &Request, name: &str, what: &str) -> Result<Uuid, ApiError> {
     let params = request.path_parameters();
-    let raw = params.first("user_id").ok_or_else(|| {
-        ApiError::bad_request("The path has no user id: call POST /users/{user_id}/sessions.")
-    })?;
-    parse_uuid(raw).ok_or_else(|| ApiError::bad_request("The user id in the path is not a UUID."))
+    let raw = params
+        .first(name)
+        .ok_or_else(|| ApiError::bad_request(format!("The path has no {what} id.")))?;
+    parse_uuid(raw)
+        .ok_or_else(|| ApiError::bad_request(format!("The {what} id in the path is not a UUID.")))
 }
 
 /// The JSON body, or `None` when there is none (empty or whitespace only).

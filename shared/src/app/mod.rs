@@ -14,6 +14,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::bus::Bus;
 use crate::config::{Config, ConfigError};
 use crate::http;
 use crate::metrics;
@@ -25,13 +26,17 @@ use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 
 mod start;
-pub use start::{INIT_ERROR_TYPE, init_from_env, init_logging, log_filter, start};
+pub use start::{
+    INIT_ERROR_TYPE, init_from_env, init_logging, init_publishing_from_env, log_filter, start,
+};
 
 /// Built once per process and shared by every invocation.
 #[derive(Debug)]
 pub struct State {
     pub client: RolleeClient,
     pub store: Store,
+    /// The bus, when the function publishes ([`Config::event_bus`]).
+    pub bus: Option<Bus>,
     dev_caller: Option<Arc<str>>,
     /// The function's name, in its self-test's report.
     function: &'static str,
@@ -68,6 +73,10 @@ impl State {
             config.table.clone(),
             config.sessions_per_minute,
         );
+        let bus = config
+            .event_bus
+            .as_ref()
+            .map(|name| Bus::new(&sdk_config, name.clone()));
         let client = RolleeClient::with_http(config.api_url.clone(), tokens, http, options);
         if let Some(sub) = &config.dev_caller_sub {
             tracing::warn!(
@@ -78,6 +87,7 @@ impl State {
         Ok(Self {
             client,
             store,
+            bus,
             dev_caller: config.dev_caller_sub.as_deref().map(Arc::from),
             function: "rollee-connect",
         })
@@ -103,6 +113,9 @@ impl SelfTest for State {
         let mut checks = selftest::secret_and_days(self.client.tokens()).await;
         checks.push(selftest::rollee(&self.client).await);
         checks.push(selftest::table(&self.store).await);
+        if let Some(bus) = &self.bus {
+            checks.push(selftest::check("bus", bus.describe()).await);
+        }
         Report::new(self.function, started, checks)
     }
 }

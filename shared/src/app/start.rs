@@ -1,8 +1,8 @@
 //! A function's cold start: logging (and how a panic is logged), then its
 //! state built from the environment, and what happens when that fails.
 
-use super::State;
-use crate::config::Config;
+use super::{StartupError, State};
+use crate::config::{Config, ConfigError};
 use crate::http;
 use crate::metrics;
 use crate::rollee::ClientOptions;
@@ -11,8 +11,21 @@ use crate::rollee::ClientOptions;
 /// environment, metrics (before the JWT, whose days left are one), the JWT,
 /// the HTTP client; see [`start`] for a failure.
 pub async fn init_from_env(function: &'static str) -> Result<State, String> {
+    init(function, false).await
+}
+
+/// [`init_from_env`] of a function that publishes events: without
+/// `EVENT_BUS_NAME` it does not start.
+pub async fn init_publishing_from_env(function: &'static str) -> Result<State, String> {
+    init(function, true).await
+}
+
+async fn init(function: &'static str, publishes: bool) -> Result<State, String> {
     start(async {
         let config = Config::from_env()?;
+        if publishes && config.event_bus.is_none() {
+            return Err(StartupError::from(ConfigError::NoEventBus));
+        }
         metrics::init(config.metrics_namespace.as_deref(), function);
         State::build(&config, ClientOptions::default(), |http| {
             crate::aws::loader(http).load()

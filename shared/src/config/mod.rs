@@ -35,7 +35,7 @@ pub const VAR_WEBHOOK_SECRET: &str = "WEBHOOK_SECRET";
 pub const VAR_WEBHOOK_HEADER: &str = "WEBHOOK_HEADER";
 /// `off`, `hex` or `base64`: whether `X-Signature` is required, and how it is written.
 pub const VAR_WEBHOOK_SIGNATURE: &str = "WEBHOOK_SIGNATURE";
-/// The EventBridge bus webhooks are published to.
+/// The EventBridge bus events are published to (webhooks, erasures).
 pub const VAR_EVENT_BUS: &str = "EVENT_BUS_NAME";
 /// Seconds a function keeps its JWT before re-reading the secret, when not configured.
 pub const DEFAULT_JWT_MAX_AGE_SECONDS: u64 = 300;
@@ -51,7 +51,7 @@ pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 9] = [
+pub const VARIABLES: [&str; 10] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TOKEN,
@@ -61,6 +61,7 @@ pub const VARIABLES: [&str; 9] = [
     VAR_JWT_MAX_AGE,
     VAR_JWT_WARN_DAYS,
     VAR_METRICS_NAMESPACE,
+    VAR_EVENT_BUS,
 ];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
 /// template sets it so that the operator sees which Rollee is used; without
@@ -90,6 +91,9 @@ pub struct Config {
     pub token_policy: TokenPolicy,
     /// Where metrics go (see [`crate::metrics`]); `None`: no metrics.
     pub metrics_namespace: Option<String>,
+    /// The EventBridge bus of the functions that publish (`DELETE
+    /// /users/{user_id}`: `user.erased`); the others leave it unset.
+    pub event_bus: Option<String>,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -144,7 +148,7 @@ pub enum ConfigError {
     #[error("{VAR_WEBHOOK_SIGNATURE} must be off, hex or base64")]
     BadWebhookSignature,
     #[error(
-        "{VAR_EVENT_BUS} is not set: set it to the name of the EventBridge bus webhooks are published to"
+        "{VAR_EVENT_BUS} is not set: set it to the name of the EventBridge bus this function publishes events to"
     )]
     NoEventBus,
     #[error(
@@ -229,6 +233,7 @@ impl Config {
             sessions_per_minute,
             token_policy,
             metrics_namespace: metrics_namespace(&lookup)?,
+            event_bus: get(VAR_EVENT_BUS)?,
         })
     }
 }

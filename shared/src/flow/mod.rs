@@ -3,6 +3,7 @@
 //! and how a failure of Rollee or of the table becomes a problem for the app.
 
 mod input;
+mod lifecycle;
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ pub use input::{
     MAX_CONNECT_URL_BYTES, MAX_KEY_CHARS, MAX_METADATA_KEYS, MAX_VALUE_CHARS, OWNER_KEY,
     RESERVED_PREFIX, check_metadata, session_of_connect_url,
 };
+
+pub use lifecycle::{USER_ERASED, accounts, erase, reconnect};
 
 use crate::problem::{ApiError, Problem};
 use crate::request::Caller;
@@ -242,13 +245,8 @@ pub async fn new_session(
 ) -> Result<Session, ApiError> {
     within_quota(store, caller).await?;
     let deadline = client.deadline();
-    match store.owner_of_user(user_id).await? {
-        Some(owner) if owner == caller.sub() => {}
-        Some(_) => {
-            tracing::info!(%user_id, "new session refused: the user is not the caller's");
-            return Err(user_not_found());
-        }
-        None => adopt(client, store, caller, user_id, deadline).await?,
+    if ownership(client, store, caller, user_id, deadline).await? != Some(Ownership::Owned) {
+        return Err(user_not_found());
     }
     let session = match mint(client, user_id, deadline).await {
         Ok(session) => session,
@@ -261,27 +259,60 @@ pub async fn new_session(
     Ok(session)
 }
 
+/// How a Rollee user is the caller's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ownership {
+    Owned,
+    /// An erasure of it began: it gets no session, and may only be erased.
+    Erasing,
+}
+
+/// Whether `user_id` is the caller's: from the table, or for a user the
+/// table does not know (created before the table) from its owner in
+/// Rollee's metadata, checked once and then recorded. `None`: not the
+/// caller's, or no such user; which one is not told.
+async fn ownership(
+    client: &RolleeClient,
+    store: &Store,
+    caller: &Caller,
+    user_id: Uuid,
+    deadline: Instant,
+) -> Result<Option<Ownership>, ApiError> {
+    match store.user(user_id).await? {
+        Some(owner) if owner.sub != caller.sub() => {
+            tracing::info!(%user_id, "refused: the user is not the caller's");
+            Ok(None)
+        }
+        Some(owner) if owner.erasing => Ok(Some(Ownership::Erasing)),
+        Some(_) => Ok(Some(Ownership::Owned)),
+        None => Ok(adopt(client, store, caller, user_id, deadline)
+            .await?
+            .then_some(Ownership::Owned)),
+    }
+}
+
 /// A user the table does not know: created before the table, its owner is in
 /// Rollee's metadata. Checked that way once, then recorded in the table.
+/// `false`: no such user, or not the caller's.
 async fn adopt(
     client: &RolleeClient,
     store: &Store,
     caller: &Caller,
     user_id: Uuid,
     deadline: Instant,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let user = match client.get_user(user_id, deadline).await {
         Ok(user) => user,
-        Err(RolleeError::NotFound) => return Err(user_not_found()),
+        Err(RolleeError::NotFound) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
     if user.metadata.get(OWNER_KEY).and_then(Value::as_str) != Some(caller.sub()) {
-        tracing::info!(%user_id, "new session refused: the user is not the caller's");
-        return Err(user_not_found());
+        tracing::info!(%user_id, "refused: the user is not the caller's");
+        return Ok(false);
     }
     store.adopt(caller.sub(), user_id).await?;
     tracing::info!(%user_id, "recorded the owner of a user created before the ownership table");
-    Ok(())
+    Ok(true)
 }
 
 /// `POST /sessions/refresh`: refreshes a session this server minted for the

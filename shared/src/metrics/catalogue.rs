@@ -92,12 +92,14 @@ pub const ROLLEE_OUTCOMES: [&str; 10] = [
 ];
 
 /// The DynamoDB operations the ownership table uses.
-pub const TABLE_OPERATIONS: [&str; 5] = [
+pub const TABLE_OPERATIONS: [&str; 7] = [
     "GetItem",
     "PutItem",
     "UpdateItem",
     "DeleteItem",
     "TransactWriteItems",
+    "BatchWriteItem",
+    "Query",
 ];
 
 /// Secrets Manager's four steps, and what an unknown step is counted as.

@@ -88,8 +88,39 @@ pub(super) const DELETE_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
     idempotent: true,
 };
 
+/// `GET /users/{id}/accounts` [I]: the user's accounts (body unpublished).
+pub(super) const LIST_ACCOUNTS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/users/{id}/accounts",
+    label: "GET /users/{id}/accounts",
+    idempotent: true,
+};
+/// `GET /accounts/{id}` [I]: one account (body unpublished).
+pub(super) const GET_ACCOUNT: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "/accounts/{id}",
+    label: "GET /accounts/{id}",
+    idempotent: true,
+};
+/// `POST /accounts/{id}/reconnect` [I]: "create a reconnect session for an
+/// account". A repeat makes one more session, as `sessions/new` would.
+pub(super) const RECONNECT_ACCOUNT: Endpoint = Endpoint {
+    method: Method::POST,
+    path: "/accounts/{id}/reconnect",
+    label: "POST /accounts/{id}/reconnect",
+    idempotent: true,
+};
+/// `DELETE /users/{id}` [C]: deletes the user and its accounts. A repeat
+/// after a lost answer gets 404, which the erasure takes as done.
+pub(super) const DELETE_USER: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/users/{id}",
+    label: "DELETE /users/{id}",
+    idempotent: true,
+};
+
 /// Every endpoint's `Endpoint` in metrics.
-pub const ENDPOINTS: [&str; 9] = [
+pub const ENDPOINTS: [&str; 13] = [
     CREATE_USER.label,
     GET_USER.label,
     NEW_SESSION.label,
@@ -99,6 +130,10 @@ pub const ENDPOINTS: [&str; 9] = [
     PUT_ACCOUNT_WEBHOOKS.label,
     DELETE_USER_WEBHOOKS.label,
     DELETE_ACCOUNT_WEBHOOKS.label,
+    LIST_ACCOUNTS.label,
+    GET_ACCOUNT.label,
+    RECONNECT_ACCOUNT.label,
+    DELETE_USER.label,
 ];
 
 #[cfg(test)]
@@ -117,6 +152,10 @@ mod tests {
             &PUT_ACCOUNT_WEBHOOKS,
             &DELETE_USER_WEBHOOKS,
             &DELETE_ACCOUNT_WEBHOOKS,
+            &LIST_ACCOUNTS,
+            &GET_ACCOUNT,
+            &RECONNECT_ACCOUNT,
+            &DELETE_USER,
         ];
         for (endpoint, label) in all.iter().zip(ENDPOINTS) {
             assert_eq!(format!("{} {}", endpoint.method, endpoint.path), label);

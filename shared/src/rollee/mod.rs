@@ -5,6 +5,7 @@
 //! headers), the parsing is lenient and the code says so. The policy of when
 //! to retry is [`retry::decide`]; this module is the mechanics.
 
+pub mod account;
 mod endpoint;
 mod parse;
 mod report;
@@ -18,10 +19,12 @@ use tokio::time::Instant;
 use url::Url;
 use uuid::Uuid;
 
+pub use account::{Account, AccountStatus};
 pub use endpoint::ENDPOINTS;
 use endpoint::{
-    CREATE_USER, DELETE_ACCOUNT_WEBHOOKS, DELETE_USER_WEBHOOKS, Endpoint, GET_USER, NEW_SESSION,
-    PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS, REFRESH_SESSION, TOKEN_REFRESH,
+    CREATE_USER, DELETE_ACCOUNT_WEBHOOKS, DELETE_USER, DELETE_USER_WEBHOOKS, Endpoint, GET_ACCOUNT,
+    GET_USER, LIST_ACCOUNTS, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS,
+    RECONNECT_ACCOUNT, REFRESH_SESSION, TOKEN_REFRESH,
 };
 pub use parse::{
     RETRY_AFTER_RANGE, RolleeClock, Session, User, parse_http_date, parse_retry_after,
@@ -223,6 +226,49 @@ impl RolleeClient {
         session.clock = clock;
         self.check_link(&session)?;
         Ok(session)
+    }
+
+    /// The accounts of `user`, and how many listed items had no usable id.
+    pub async fn list_accounts(
+        &self,
+        user: Uuid,
+        deadline: Instant,
+    ) -> Result<(Vec<Account>, usize), RolleeError> {
+        let (value, _) = self
+            .call(&LIST_ACCOUNTS, Some(user), None, deadline)
+            .await?;
+        account::parse_accounts(&value)
+    }
+
+    pub async fn get_account(&self, id: Uuid, deadline: Instant) -> Result<Account, RolleeError> {
+        let (value, _) = self.call(&GET_ACCOUNT, Some(id), None, deadline).await?;
+        account::parse_account(&value)
+    }
+
+    /// A Connect session that reconnects `account`. Its answer is not
+    /// published: read as `sessions/new`'s is ([`parse_session`]).
+    pub async fn reconnect_account(
+        &self,
+        account: Uuid,
+        deadline: Instant,
+    ) -> Result<Session, RolleeError> {
+        let (value, clock) = self
+            .call(&RECONNECT_ACCOUNT, Some(account), None, deadline)
+            .await?;
+        let mut session = parse_session(&value)?;
+        session.clock = clock;
+        self.check_link(&session)?;
+        Ok(session)
+    }
+
+    /// Deletes `user` and its accounts at Rollee. `Ok(false)`: Rollee knows
+    /// no such user (404), e.g. a repeat after a lost answer.
+    pub async fn delete_user(&self, user: Uuid, deadline: Instant) -> Result<bool, RolleeError> {
+        match self.call(&DELETE_USER, Some(user), None, deadline).await {
+            Ok(_) => Ok(true),
+            Err(RolleeError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// A new JWT from Rollee's token refresh at `url`, called with this

@@ -7,11 +7,16 @@
 //! |---|---|---|
 //! | `caller#<sub>` | `state` = `claimed`, `claim`, `lease_until` | a first `POST /users` is creating the caller's Rollee user |
 //! | `caller#<sub>` | `state` = `owner`, `user_id` | the caller's one Rollee user |
-//! | `user#<uuid>` | `sub` | who owns a Rollee user (what a webhook needs) |
+//! | `user#<uuid>` | `sub`, `user_id`, and `erasing` (epoch seconds) once an erasure began | who owns a Rollee user (what a webhook needs) |
 //! | `session#<uuid>` | `sub`, `user_id`, `expires_at` | who may refresh a session this server minted |
+//! | `account#<uuid>` | `sub`, `user_id` | who owns a Rollee account (listing, reconnect, account webhooks) |
 //! | `quota#<sub>#<minute>` | `n`, `expires_at` | sessions minted by a caller in one minute |
 //! | `delivery#<sha256>` | `state` = `claimed`, `lease_until`, `expires_at` | a webhook delivery being published ([`delivery`]) |
 //! | `delivery#<sha256>` | `state` = `published`, `expires_at` | a webhook delivery already published: a repeat is a duplicate |
+//!
+//! Index [`USER_INDEX`] (keys only) finds every item that names a Rollee
+//! user in `user_id` (the caller's, its sessions', its accounts'): what an
+//! erasure deletes ([`lifecycle`]).
 //!
 //! A `sub` is an opaque string of at most 256 bytes without control
 //! characters (see [`crate::request`]); items are never logged.
@@ -24,6 +29,7 @@ use uuid::Uuid;
 
 mod calls;
 pub mod delivery;
+pub mod lifecycle;
 pub use calls::StoreError;
 use calls::{held, measured, store_error};
 
@@ -32,6 +38,11 @@ use calls::{held, measured, store_error};
 pub const KEY: &str = "pk";
 /// The table's TTL attribute, in epoch seconds.
 pub const TTL: &str = "expires_at";
+/// The table's one index: key [`USER_ATTRIBUTE`], keys only (the
+/// template's `GlobalSecondaryIndexes` says the same; a test checks it).
+pub const USER_INDEX: &str = "by-user";
+/// The attribute [`USER_INDEX`] is keyed on: the Rollee user an item is about.
+pub const USER_ATTRIBUTE: &str = "user_id";
 
 /// How long a claim on creating a caller's user holds before another request
 /// may take it over: longer than a request's whole Rollee budget (20 s), so
@@ -50,6 +61,15 @@ pub enum CallerRecord {
     Claimed { lease_until: u64 },
     /// The caller's Rollee user.
     Owner { user_id: Uuid },
+}
+
+/// Who owns a Rollee user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub sub: String,
+    /// An erasure of the user began and has not finished: it is no longer
+    /// given sessions, and a retry of the erasure finishes it.
+    pub erasing: bool,
 }
 
 /// A session minted here: who may refresh it.
@@ -93,6 +113,10 @@ fn user_key(user: Uuid) -> AttributeValue {
 
 fn session_key(session: Uuid) -> AttributeValue {
     s(format!("session#{session}"))
+}
+
+fn account_key(account: Uuid) -> AttributeValue {
+    s(format!("account#{account}"))
 }
 
 type Item = std::collections::HashMap<String, AttributeValue>;
@@ -286,10 +310,18 @@ impl Store {
 
     /// Who owns the Rollee user `user_id`, when it was created or adopted here.
     pub async fn owner_of_user(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .get(user_key(user_id))
-            .await?
-            .and_then(|item| text(&item, "sub").map(str::to_owned)))
+        Ok(self.user(user_id).await?.map(|owner| owner.sub))
+    }
+
+    /// The table's record of the Rollee user `user_id`: its owner, and
+    /// whether an erasure of it began.
+    pub async fn user(&self, user_id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.get(user_key(user_id)).await?.and_then(|item| {
+            Some(UserRecord {
+                sub: text(&item, "sub")?.to_owned(),
+                erasing: item.contains_key(lifecycle::ERASING),
+            })
+        }))
     }
 
     /// Who may refresh `session`, when it was minted here.
@@ -370,6 +402,7 @@ fn user_item(sub: &str, user_id: Uuid) -> Item {
     Item::from([
         (KEY.to_owned(), user_key(user_id)),
         ("sub".to_owned(), s(sub)),
+        (USER_ATTRIBUTE.to_owned(), s(user_id.to_string())),
     ])
 }
 

@@ -20,13 +20,13 @@ mod selftest;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::HeaderName;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::app::json;
+use crate::bus::Bus;
 use crate::metrics::WebhookOutcome;
 use crate::problem::{ApiError, Problem};
 use crate::store::Store;
@@ -37,8 +37,7 @@ use event::{Detail, MAX_WEBHOOK_BODY, Owner};
 
 /// What an EventBridge entry may hold (256 KiB), less room for its other fields.
 const MAX_ENTRY_BYTES: usize = 250 * 1024;
-/// The `source` of every event this server puts on the bus.
-pub const EVENT_SOURCE: &str = "rollee.connect";
+pub use crate::bus::EVENT_SOURCE;
 /// A delivery with a wrong header or signature makes the process re-read
 /// the secret (it may have been rotated), unless a re-read it asked for
 /// ended less than this long ago: a caller without the secret can make each
@@ -72,8 +71,7 @@ pub struct Receiver {
     /// meanwhile wait for that read instead of making their own.
     rereading: tokio::sync::Mutex<()>,
     store: Store,
-    events: aws_sdk_eventbridge::Client,
-    bus: String,
+    bus: Bus,
 }
 
 struct Reads {
@@ -92,7 +90,7 @@ fn refusal_may_reread(after_refusal: Option<Instant>, now: Instant) -> bool {
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
-            .field("bus", &self.bus)
+            .field("bus", &self.bus.name())
             .finish_non_exhaustive()
     }
 }
@@ -219,8 +217,7 @@ impl Receiver {
                 // The webhook function mints no session: no quota.
                 0,
             ),
-            events: aws_sdk_eventbridge::Client::new(sdk_config),
-            bus: config.bus.clone(),
+            bus: Bus::new(sdk_config, config.bus.clone()),
         })
     }
 
@@ -314,29 +311,13 @@ impl Receiver {
         let mut bytes = Vec::with_capacity(len);
         serde_json::to_writer(&mut bytes, detail).map_err(ApiError::internal)?;
         let detail = String::from_utf8(bytes).map_err(ApiError::internal)?;
-        let entry = PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus)
-            .source(EVENT_SOURCE)
-            .detail_type(detail_type)
-            .detail(detail)
-            .build();
-        let output = self
-            .events
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| bus_unavailable(aws_sdk_eventbridge::error::DisplayErrorContext(&e)))?;
-        if output.failed_entry_count() > 0 {
-            let code = output
-                .entries()
-                .first()
-                .and_then(|e| e.error_code())
-                .unwrap_or("unknown");
-            return Err(bus_unavailable(format!(
-                "EventBridge refused the event: {code}"
-            )));
-        }
+        self.bus
+            .put(
+                detail_type,
+                detail,
+                "The event could not be published; deliver it again.",
+            )
+            .await?;
         Ok(())
     }
 }
@@ -566,14 +547,6 @@ async fn publish(
     };
     receiver.publish(&event.action, &detail).await?;
     Ok(owner)
-}
-
-fn bus_unavailable(cause: impl ToString) -> ApiError {
-    ApiError::new(
-        Problem::EventBusUnavailable,
-        "The event could not be published; deliver it again.",
-    )
-    .with_cause(cause)
 }
 
 #[cfg(test)]

@@ -205,29 +205,46 @@ impl Moto {
     }
 }
 
-/// Creates the ownership table `name` (on-demand, key `pk`, TTL `expires_at`).
+/// Creates the ownership table `name` (on-demand, key `pk`, TTL
+/// `expires_at`, index `by-user` on `user_id`, keys only), as the template does.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     };
-    use rollee_shared::store::{KEY, TTL};
+    use rollee_shared::store::{KEY, TTL, USER_ATTRIBUTE, USER_INDEX};
     let error = |e: &dyn std::fmt::Display| format!("creating table {name}: {e}");
-    let key = KeySchemaElement::builder()
-        .attribute_name(KEY)
-        .key_type(KeyType::Hash)
-        .build()
-        .map_err(|e| error(&e))?;
-    let attribute = AttributeDefinition::builder()
-        .attribute_name(KEY)
-        .attribute_type(ScalarAttributeType::S)
+    let hash = |attribute: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(|e| error(&e))
+    };
+    let string = |attribute: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| error(&e))
+    };
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(USER_INDEX)
+        .key_schema(hash(USER_ATTRIBUTE)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
         .build()
         .map_err(|e| error(&e))?;
     client
         .create_table()
         .table_name(name)
-        .key_schema(key)
-        .attribute_definitions(attribute)
+        .key_schema(hash(KEY)?)
+        .attribute_definitions(string(KEY)?)
+        .attribute_definitions(string(USER_ATTRIBUTE)?)
+        .global_secondary_indexes(index)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

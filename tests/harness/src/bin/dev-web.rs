@@ -76,14 +76,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn handle(web: Arc<Web>, request: Request<Incoming>) -> Result<Reply, std::io::Error> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let api_route =
-        path == "/users" || path.starts_with("/users/") || path.starts_with("/sessions/");
+    let api_route = path == "/users"
+        || path.starts_with("/users/")
+        || path.starts_with("/sessions/")
+        || path.starts_with("/accounts/");
     Ok(match (&parts.method, path.as_str()) {
         (&Method::GET, "/_dev/config.json") => reply(
             StatusCode::OK,
             "application/json",
             serde_json::json!({ "mode": "local", "caller": web.caller }).to_string(),
         ),
+        (&Method::GET, _) | (&Method::DELETE, _) if api_route => {
+            if !authorized(&parts.headers) {
+                return Ok(reply(
+                    StatusCode::UNAUTHORIZED,
+                    "application/json",
+                    r#"{"message":"Unauthorized"}"#,
+                ));
+            }
+            forward(&web, &parts, Bytes::new()).await
+        }
         (&Method::POST, _) if api_route || path == "/webhooks/rollee" => {
             // The webhook route has no authorizer: it checks its own header.
             if api_route && !authorized(&parts.headers) {
@@ -125,7 +137,7 @@ async fn forward(web: &Web, parts: &hyper::http::request::Parts, body: Bytes) ->
     // and answers a non-UTF-8 `application/json` body with its own 500 before
     // any function runs. Marked binary here, it reaches the function as in AWS.
     let binary = std::str::from_utf8(&body).is_err();
-    let mut request = web.http.post(target).body(body);
+    let mut request = web.http.request(parts.method.clone(), target).body(body);
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         request = request.header(header::AUTHORIZATION, value.clone());
     }

@@ -417,15 +417,23 @@ fn the_ownership_table_is_retained_on_demand_recoverable_encrypted_with_the_code
         Some(true)
     );
     assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
-    // The key and TTL the code reads and writes (and `make dev` creates).
-    use rollee_shared::store::{KEY, TTL};
+    // The key, index and TTL the code reads and writes (and `make dev` creates).
+    use rollee_shared::store::{KEY, TTL, USER_ATTRIBUTE, USER_INDEX};
     assert_eq!(
         p["KeySchema"],
         yaml(&format!("[{{AttributeName: {KEY}, KeyType: HASH}}]"))
     );
     assert_eq!(
         p["AttributeDefinitions"],
-        yaml(&format!("[{{AttributeName: {KEY}, AttributeType: S}}]"))
+        yaml(&format!(
+            "[{{AttributeName: {KEY}, AttributeType: S}}, {{AttributeName: {USER_ATTRIBUTE}, AttributeType: S}}]"
+        ))
+    );
+    assert_eq!(
+        p["GlobalSecondaryIndexes"],
+        yaml(&format!(
+            "[{{IndexName: {USER_INDEX}, KeySchema: [{{AttributeName: {USER_ATTRIBUTE}, KeyType: HASH}}], Projection: {{ProjectionType: KEYS_ONLY}}}}]"
+        ))
     );
     assert_eq!(
         p["TimeToLiveSpecification"]["AttributeName"].as_str(),
@@ -449,22 +457,54 @@ fn the_ownership_table_is_retained_on_demand_recoverable_encrypted_with_the_code
 #[test]
 fn the_default_route_throttles_stay_inside_rolles_1000_calls_per_minute() {
     let t = template();
-    let rate: u64 = t["Parameters"]["ThrottlingRateLimit"]["Default"]
-        .as_u64()
-        .unwrap();
-    // The webhook route calls no Rollee: only the other routes count.
-    let routes = functions(&t)
-        .iter()
-        .filter(|(id, _, _)| id != "WebhookFunction")
-        .map(|(_, p, _)| {
-            p.get("Events")
-                .and_then(Yaml::as_mapping)
-                .map_or(0, |e| e.len())
-        })
-        .sum::<usize>() as u64;
-    assert_eq!(routes, 3);
-    // HTTP API applies DefaultRouteSettings to each route; a request costs one Rollee call.
-    assert!(routes * rate * 60 <= 1000, "{routes} routes x {rate}/s");
+    let default = |name: &str| t["Parameters"][name]["Default"].as_u64().unwrap();
+    let connect_rate = default("ThrottlingRateLimit");
+    let lifecycle_rate = default("LifecycleThrottlingRateLimit");
+    let settings = &t["Resources"]["HttpApi"]["Properties"]["RouteSettings"];
+    // Every route but the webhook's calls Rollee: each at the rate of its group.
+    let mut per_minute = 0;
+    let mut routes = Vec::new();
+    for (id, properties, _) in functions(&t) {
+        if id == "WebhookFunction" {
+            continue;
+        }
+        let Some(events) = properties.get("Events").and_then(Yaml::as_mapping) else {
+            continue;
+        };
+        for event in events.values() {
+            let p = &event["Properties"];
+            let route = format!(
+                "{} {}",
+                p["Method"].as_str().unwrap(),
+                p["Path"].as_str().unwrap()
+            );
+            let rate = match short_form(&settings[route.as_str()]["ThrottlingRateLimit"]).as_str() {
+                "!Ref LifecycleThrottlingRateLimit" => lifecycle_rate,
+                "null" | "~" | "" => connect_rate,
+                other => panic!("{route}: an unexpected throttle {other}"),
+            };
+            per_minute += rate * 60;
+            routes.push(route);
+        }
+    }
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            "DELETE /users/{user_id}",
+            "GET /users/{user_id}/accounts",
+            "POST /accounts/{account_id}/reconnect",
+            "POST /sessions/refresh",
+            "POST /users",
+            "POST /users/{user_id}/sessions",
+        ]
+    );
+    // HTTP API applies DefaultRouteSettings to each route, RouteSettings
+    // override; a request costs one Rollee call.
+    assert!(
+        per_minute <= 1000,
+        "{per_minute} Rollee calls a minute at the default throttles"
+    );
 }
 
 #[test]
