@@ -9,7 +9,8 @@
 #      and so does one between the web app's copy of openapi-fetch and the
 #      locked one;
 #   4. `make dev` on spare ports, and the client's tests (node --test) against
-#      it: every route, the problems make dev can be made to answer, API
+#      it: every route (the lifecycle ones with an account connected on the
+#      sandbox's Connect page), the problems make dev can be made to answer, API
 #      Gateway's 401 and the retry with a new login token, Retry-After, a
 #      session that expires and is refreshed; then SIGTERM stops make dev.
 set -euo pipefail
@@ -75,14 +76,19 @@ done
 # Each function is built and started on its first call: not inside the tests' time.
 # (A body each refuses: the caller's user is created by the tests themselves.)
 # (Until cargo lambda watch listens, nothing answers.)
-for path in /users /users/00000000-0000-4000-8000-000000000000/sessions /sessions/refresh; do
+nobody=00000000-0000-4000-8000-000000000000
+for route in "POST /users" "POST /users/$nobody/sessions" "POST /sessions/refresh" \
+  "GET /users/$nobody/accounts" "POST /accounts/$nobody/reconnect" "DELETE /users/$nobody"; do
+  method=${route%% *} path=${route#* }
+  body=()
+  if [ "$method" = POST ]; then body=(-d '[]'); fi
   for _ in $(seq 1 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' -m 600 -X POST "http://127.0.0.1:$WATCH_PORT$path" -d '[]' || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 600 -X "$method" "http://127.0.0.1:$WATCH_PORT$path" ${body[@]+"${body[@]}"} || true)
     case "$code" in 2?? | 4??) continue 2 ;; esac
     kill -0 "$make_pid" 2>/dev/null || fail "make dev stopped"
     sleep 1
   done
-  fail "POST $path never answered (last status $code)"
+  fail "$route never answered (last status $code)"
 done
 echo "client: make dev ready in $((SECONDS - started)) s"
 

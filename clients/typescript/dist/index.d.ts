@@ -2,6 +2,14 @@ import type { Client } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 /** A session answer, as the server sends it. */
 export type SessionBody = components["schemas"]["Session"];
+/** `POST /accounts/{account_id}/reconnect`'s answer: a session, and the account it reconnects. */
+export type ReconnectSessionBody = components["schemas"]["ReconnectSession"];
+/** One account of a user, as `GET /users/{user_id}/accounts` lists it. */
+export type Account = components["schemas"]["Account"];
+/** What the app shows of an account: `connected`, `disconnected`, `error`, `pending` or `unknown`. */
+export type AccountStatus = Account["status"];
+/** The statuses for which the app offers "Reconnect" (`ConnectClient.reconnect`). */
+export declare const RECONNECTABLE: readonly AccountStatus[];
 /** An RFC 9457 problem, as the server's functions send it. */
 export type Problem = components["schemas"]["Problem"];
 /** Every problem `type` the server answers (`urn:rollee-connect:problem:*`). */
@@ -84,9 +92,31 @@ export declare class ConnectClient {
     /**
      * `POST /sessions/refresh`, now, whatever the session's time left: for
      * what the user asked for ("Refresh"). `ConnectSession.fresh()` is the one
-     * to call from a timer.
+     * to call from a timer. The refresh of a reconnect session keeps its
+     * `accountId`.
      */
     refresh(session: ConnectSession | string): Promise<ConnectSession>;
+    /**
+     * `GET /users/{user_id}/accounts`: the user's accounts, each with the
+     * `status` to show (`RECONNECTABLE` ones get a "Reconnect"). Fields Rollee
+     * did not give are null. A 404 (`not-found`): the user is unknown, erased,
+     * or not the caller's.
+     */
+    listAccounts(userId: string): Promise<Account[]>;
+    /**
+     * `POST /accounts/{account_id}/reconnect`: a Connect session that
+     * reconnects that account (open its `connectUrl` as for any session; it
+     * counts down and refreshes like any other). A 404: the account is
+     * unknown or not of the caller's users.
+     */
+    reconnect(accountId: string): Promise<ConnectSession>;
+    /**
+     * `DELETE /users/{user_id}`: erases the user at Rollee and on the server
+     * (204). After a 5xx, call it again: a retry finishes the erasure. A 404:
+     * unknown, already erased, or not the caller's. `POST /users` afterwards
+     * creates a new user.
+     */
+    eraseUser(userId: string): Promise<void>;
     /**
      * `call` with the login token; after API Gateway's 401 (`{"message"}`, not
      * the function's `unauthenticated` problem, which a new token does not
@@ -104,6 +134,8 @@ export declare class ConnectClient {
  */
 export declare class ConnectSession {
     readonly userId: string;
+    /** The account a reconnect session reconnects (`ConnectClient.reconnect`); null for the others. */
+    readonly accountId: string | null;
     readonly sessionId: string;
     /** A credential for this session: do not log it. */
     readonly connectUrl: string;
@@ -113,7 +145,7 @@ export declare class ConnectSession {
     readonly receivedAt: number;
     private readonly client;
     private replacement;
-    constructor(client: ConnectClient, body: SessionBody, receivedAt: number);
+    constructor(client: ConnectClient, body: SessionBody, receivedAt: number, accountId?: string | null);
     /** The lifetime counted: `expires_in`, or Rollee's default 30 minutes when the server gives none. */
     get lifetime(): number;
     /** Whole seconds left (never below 0). */
@@ -127,7 +159,8 @@ export declare class ConnectSession {
     /**
      * A session to open now: this one while it is not expiring; otherwise its
      * refresh (`POST /sessions/refresh`), or, when that answers 404 (unknown,
-     * replaced, not the caller's), a new one from `POST /users`. Safe to call
+     * replaced, not the caller's), a new one from `POST /users` (for a
+     * reconnect session, a new reconnect session of its account). Safe to call
      * from a timer: a session is refreshed at most once (later calls get the
      * same answer, or the same error, without a request), and the client
      * makes at most one automatic refresh per `minSecondsBetweenAutomaticRefreshes`

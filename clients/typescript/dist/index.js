@@ -4,6 +4,8 @@
 // Gateway's 401, problems as one typed error, and Connect sessions that count
 // down on a monotonic clock and refresh themselves without ever storming.
 import createClient from "openapi-fetch";
+/** The statuses for which the app offers "Reconnect" (`ConnectClient.reconnect`). */
+export const RECONNECTABLE = ["disconnected", "error"];
 /** Rollee's default session lifetime: used when the server gives no expiry (`expires_in: null`). */
 export const DEFAULT_LIFETIME_SECONDS = 30 * 60;
 /** How early a session counts as expiring, by default. */
@@ -99,11 +101,42 @@ export class ConnectClient {
     /**
      * `POST /sessions/refresh`, now, whatever the session's time left: for
      * what the user asked for ("Refresh"). `ConnectSession.fresh()` is the one
-     * to call from a timer.
+     * to call from a timer. The refresh of a reconnect session keeps its
+     * `accountId`.
      */
     async refresh(session) {
         const connectUrl = typeof session === "string" ? session : session.connectUrl;
-        return this.session(await this.authorized((headers) => this.api.POST("/sessions/refresh", { body: { connect_url: connectUrl }, headers })));
+        const accountId = typeof session === "string" ? null : session.accountId;
+        return this.session(await this.authorized((headers) => this.api.POST("/sessions/refresh", { body: { connect_url: connectUrl }, headers })), accountId);
+    }
+    /**
+     * `GET /users/{user_id}/accounts`: the user's accounts, each with the
+     * `status` to show (`RECONNECTABLE` ones get a "Reconnect"). Fields Rollee
+     * did not give are null. A 404 (`not-found`): the user is unknown, erased,
+     * or not the caller's.
+     */
+    async listAccounts(userId) {
+        const body = await this.authorized((headers) => this.api.GET("/users/{user_id}/accounts", { params: { path: { user_id: userId } }, headers }));
+        return body.accounts;
+    }
+    /**
+     * `POST /accounts/{account_id}/reconnect`: a Connect session that
+     * reconnects that account (open its `connectUrl` as for any session; it
+     * counts down and refreshes like any other). A 404: the account is
+     * unknown or not of the caller's users.
+     */
+    async reconnect(accountId) {
+        const body = await this.authorized((headers) => this.api.POST("/accounts/{account_id}/reconnect", { params: { path: { account_id: accountId } }, headers }));
+        return this.session(body, body.account_id);
+    }
+    /**
+     * `DELETE /users/{user_id}`: erases the user at Rollee and on the server
+     * (204). After a 5xx, call it again: a retry finishes the erasure. A 404:
+     * unknown, already erased, or not the caller's. `POST /users` afterwards
+     * creates a new user.
+     */
+    async eraseUser(userId) {
+        await this.authorized((headers) => this.api.DELETE("/users/{user_id}", { params: { path: { user_id: userId } }, headers }));
     }
     /**
      * `call` with the login token; after API Gateway's 401 (`{"message"}`, not
@@ -129,8 +162,8 @@ export class ConnectClient {
             throw new ConnectError({ kind: "network", status: 0, detail: e instanceof Error ? e.message : String(e) });
         }
     }
-    session(body) {
-        return new ConnectSession(this, body, this.now());
+    session(body, accountId = null) {
+        return new ConnectSession(this, body, this.now(), accountId);
     }
     /** @internal Whether an automatic refresh may be made now (at most one per gap, whatever the server says). */
     takeAutomaticRefresh() {
@@ -148,6 +181,8 @@ export class ConnectClient {
  */
 export class ConnectSession {
     userId;
+    /** The account a reconnect session reconnects (`ConnectClient.reconnect`); null for the others. */
+    accountId;
     sessionId;
     /** A credential for this session: do not log it. */
     connectUrl;
@@ -157,9 +192,10 @@ export class ConnectSession {
     receivedAt;
     client;
     replacement = null;
-    constructor(client, body, receivedAt) {
+    constructor(client, body, receivedAt, accountId = null) {
         this.client = client;
         this.userId = body.user_id;
+        this.accountId = accountId;
         this.sessionId = body.session_id;
         this.connectUrl = body.connect_url;
         this.expiresAt = body.expires_at;
@@ -186,7 +222,8 @@ export class ConnectSession {
     /**
      * A session to open now: this one while it is not expiring; otherwise its
      * refresh (`POST /sessions/refresh`), or, when that answers 404 (unknown,
-     * replaced, not the caller's), a new one from `POST /users`. Safe to call
+     * replaced, not the caller's), a new one from `POST /users` (for a
+     * reconnect session, a new reconnect session of its account). Safe to call
      * from a timer: a session is refreshed at most once (later calls get the
      * same answer, or the same error, without a request), and the client
      * makes at most one automatic refresh per `minSecondsBetweenAutomaticRefreshes`
@@ -199,8 +236,9 @@ export class ConnectSession {
         if (!this.isExpiring(marginSeconds) || !this.client.takeAutomaticRefresh())
             return Promise.resolve(this);
         this.replacement = this.client.refresh(this).catch((e) => {
-            if (e instanceof ConnectError && e.status === 404 && e.is("not-found"))
-                return this.client.createUser();
+            if (e instanceof ConnectError && e.status === 404 && e.is("not-found")) {
+                return this.accountId === null ? this.client.createUser() : this.client.reconnect(this.accountId);
+            }
             throw e;
         });
         return this.replacement;

@@ -9,6 +9,14 @@ import type { components, paths } from "./schema.js";
 
 /** A session answer, as the server sends it. */
 export type SessionBody = components["schemas"]["Session"];
+/** `POST /accounts/{account_id}/reconnect`'s answer: a session, and the account it reconnects. */
+export type ReconnectSessionBody = components["schemas"]["ReconnectSession"];
+/** One account of a user, as `GET /users/{user_id}/accounts` lists it. */
+export type Account = components["schemas"]["Account"];
+/** What the app shows of an account: `connected`, `disconnected`, `error`, `pending` or `unknown`. */
+export type AccountStatus = Account["status"];
+/** The statuses for which the app offers "Reconnect" (`ConnectClient.reconnect`). */
+export const RECONNECTABLE: readonly AccountStatus[] = ["disconnected", "error"];
 /** An RFC 9457 problem, as the server's functions send it. */
 export type Problem = components["schemas"]["Problem"];
 /** Every problem `type` the server answers (`urn:rollee-connect:problem:*`). */
@@ -159,14 +167,55 @@ export class ConnectClient {
   /**
    * `POST /sessions/refresh`, now, whatever the session's time left: for
    * what the user asked for ("Refresh"). `ConnectSession.fresh()` is the one
-   * to call from a timer.
+   * to call from a timer. The refresh of a reconnect session keeps its
+   * `accountId`.
    */
   async refresh(session: ConnectSession | string): Promise<ConnectSession> {
     const connectUrl = typeof session === "string" ? session : session.connectUrl;
+    const accountId = typeof session === "string" ? null : session.accountId;
     return this.session(
       await this.authorized((headers) =>
         this.api.POST("/sessions/refresh", { body: { connect_url: connectUrl }, headers }),
       ),
+      accountId,
+    );
+  }
+
+  /**
+   * `GET /users/{user_id}/accounts`: the user's accounts, each with the
+   * `status` to show (`RECONNECTABLE` ones get a "Reconnect"). Fields Rollee
+   * did not give are null. A 404 (`not-found`): the user is unknown, erased,
+   * or not the caller's.
+   */
+  async listAccounts(userId: string): Promise<Account[]> {
+    const body = await this.authorized((headers) =>
+      this.api.GET("/users/{user_id}/accounts", { params: { path: { user_id: userId } }, headers }),
+    );
+    return body.accounts;
+  }
+
+  /**
+   * `POST /accounts/{account_id}/reconnect`: a Connect session that
+   * reconnects that account (open its `connectUrl` as for any session; it
+   * counts down and refreshes like any other). A 404: the account is
+   * unknown or not of the caller's users.
+   */
+  async reconnect(accountId: string): Promise<ConnectSession> {
+    const body = await this.authorized((headers) =>
+      this.api.POST("/accounts/{account_id}/reconnect", { params: { path: { account_id: accountId } }, headers }),
+    );
+    return this.session(body, body.account_id);
+  }
+
+  /**
+   * `DELETE /users/{user_id}`: erases the user at Rollee and on the server
+   * (204). After a 5xx, call it again: a retry finishes the erasure. A 404:
+   * unknown, already erased, or not the caller's. `POST /users` afterwards
+   * creates a new user.
+   */
+  async eraseUser(userId: string): Promise<void> {
+    await this.authorized((headers) =>
+      this.api.DELETE("/users/{user_id}", { params: { path: { user_id: userId } }, headers }),
     );
   }
 
@@ -196,8 +245,8 @@ export class ConnectClient {
     }
   }
 
-  private session(body: SessionBody): ConnectSession {
-    return new ConnectSession(this, body, this.now());
+  private session(body: SessionBody, accountId: string | null = null): ConnectSession {
+    return new ConnectSession(this, body, this.now(), accountId);
   }
 
   /** @internal Whether an automatic refresh may be made now (at most one per gap, whatever the server says). */
@@ -216,6 +265,8 @@ export class ConnectClient {
  */
 export class ConnectSession {
   readonly userId: string;
+  /** The account a reconnect session reconnects (`ConnectClient.reconnect`); null for the others. */
+  readonly accountId: string | null;
   readonly sessionId: string;
   /** A credential for this session: do not log it. */
   readonly connectUrl: string;
@@ -226,9 +277,10 @@ export class ConnectSession {
   private readonly client: ConnectClient;
   private replacement: Promise<ConnectSession> | null = null;
 
-  constructor(client: ConnectClient, body: SessionBody, receivedAt: number) {
+  constructor(client: ConnectClient, body: SessionBody, receivedAt: number, accountId: string | null = null) {
     this.client = client;
     this.userId = body.user_id;
+    this.accountId = accountId;
     this.sessionId = body.session_id;
     this.connectUrl = body.connect_url;
     this.expiresAt = body.expires_at;
@@ -259,7 +311,8 @@ export class ConnectSession {
   /**
    * A session to open now: this one while it is not expiring; otherwise its
    * refresh (`POST /sessions/refresh`), or, when that answers 404 (unknown,
-   * replaced, not the caller's), a new one from `POST /users`. Safe to call
+   * replaced, not the caller's), a new one from `POST /users` (for a
+   * reconnect session, a new reconnect session of its account). Safe to call
    * from a timer: a session is refreshed at most once (later calls get the
    * same answer, or the same error, without a request), and the client
    * makes at most one automatic refresh per `minSecondsBetweenAutomaticRefreshes`
@@ -270,7 +323,9 @@ export class ConnectSession {
     if (this.replacement) return this.replacement;
     if (!this.isExpiring(marginSeconds) || !this.client.takeAutomaticRefresh()) return Promise.resolve(this);
     this.replacement = this.client.refresh(this).catch((e: unknown) => {
-      if (e instanceof ConnectError && e.status === 404 && e.is("not-found")) return this.client.createUser();
+      if (e instanceof ConnectError && e.status === 404 && e.is("not-found")) {
+        return this.accountId === null ? this.client.createUser() : this.client.reconnect(this.accountId);
+      }
       throw e;
     });
     return this.replacement;

@@ -71,6 +71,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{user_id}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The accounts one of the caller's users has connected, each with a status to show
+         * @description The user's accounts as Rollee lists them now (one per connection the user made in
+         *     Rollee Connect; none before the first). `status` is normalised from Rollee's answer
+         *     (docs/api.md, "Account status"): show it, and offer "Reconnect" (POST
+         *     /accounts/{account_id}/reconnect) for a `disconnected` or `error` account. What
+         *     Rollee's answer does not give is null, never invented. "No such user" and "not the
+         *     caller's user" are the same 404. Takes no body.
+         */
+        get: operations["listAccounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/{account_id}/reconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A Connect session that reconnects one account of the caller's users
+         * @description For an account whose `status` is `disconnected` (or `error`): a new Connect session
+         *     whose page takes the user straight to that account's login. Open its `connect_url`
+         *     as for any session; refresh it with POST /sessions/refresh like any other. Counts
+         *     against the caller's quota of sessions per minute. An account that is unknown, or
+         *     not of one of the caller's users, is the same 404. Takes no body (an empty JSON
+         *     object is tolerated).
+         */
+        post: operations["reconnectAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erases one of the caller's users, at Rollee and in this server
+         * @description Deletes the Rollee user (and with it its accounts and data at Rollee), then every
+         *     record this server keeps of it, then publishes `user.erased` (detail `{"user_id",
+         *     "sub"}`) on the stack's EventBridge bus. A retry after any failure (5xx) finishes
+         *     the erasure. Afterwards the user is unknown: a second DELETE, or any other route
+         *     with this `user_id`, answers 404, and POST /users creates a new user for the caller.
+         *     "No such user" and "not the caller's user" are the same 404. Takes no body.
+         */
+        delete: operations["eraseUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/rollee": {
         parameters: {
             query?: never;
@@ -144,6 +219,81 @@ export interface components {
              */
             expires_in: number | null;
         };
+        Accounts: {
+            /**
+             * Format: uuid
+             * @description The Rollee user whose accounts these are.
+             */
+            user_id: string;
+            /** @description Its accounts, in Rollee's order; empty before the user connects one. */
+            accounts: components["schemas"]["Account"][];
+        };
+        /**
+         * @description One of the user's connections to a data source, as far as Rollee's answer says:
+         *     what it does not give is null (timestamps are never invented).
+         */
+        Account: {
+            /**
+             * Format: uuid
+             * @description The Rollee account; POST /accounts/{account_id}/reconnect takes it.
+             */
+            account_id: string;
+            /** @description The data source (platform) the account connects, as Rollee names it, or null. */
+            datasource_id: string | null;
+            /** @description Rollee's own `connected` flag, as it gave it, or null. */
+            connected: boolean | null;
+            /**
+             * @description What to show (docs/api.md, "Account status"): `connected` (data flows),
+             *     `disconnected` (the user must reconnect: offer POST
+             *     /accounts/{account_id}/reconnect), `error` (Rollee reports a failure; a reconnect
+             *     may fix it), `pending` (connecting or fetching, not finished), `unknown`
+             *     (Rollee's answer does not say). Normalised from Rollee's `status` string
+             *     (STAND-IN: Rollee does not publish its values) when it is a known word, else from
+             *     `connected`.
+             * @enum {string}
+             */
+            status: "connected" | "disconnected" | "error" | "pending" | "unknown";
+            /**
+             * Format: date-time
+             * @description When the account was created (RFC 3339, UTC), or null when Rollee does not say.
+             */
+            created_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the account last changed (RFC 3339, UTC), or null when Rollee does not say.
+             */
+            updated_at: string | null;
+        };
+        /** @description A Connect session (the fields of Session) that reconnects `account_id`. */
+        ReconnectSession: {
+            /**
+             * Format: uuid
+             * @description The Rollee user the account belongs to.
+             */
+            user_id: string;
+            /**
+             * Format: uuid
+             * @description The account this session reconnects.
+             */
+            account_id: string;
+            /**
+             * Format: uuid
+             * @description The Connect session; Rollee's app SDKs call it the session token.
+             */
+            session_id: string;
+            /**
+             * Format: uri
+             * @description Opens Rollee Connect on the account's reconnection. A credential for this session.
+             */
+            connect_url: string;
+            /**
+             * Format: date-time
+             * @description As in Session.
+             */
+            expires_at: string | null;
+            /** @description As in Session; count down from it. */
+            expires_in: number | null;
+        };
         /** @description RFC 9457 problem details, with the request id of the function's logs. */
         Problem: {
             /** @enum {string} */
@@ -208,6 +358,21 @@ export interface components {
          *     back off and retry.
          */
         TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+                "application/json": components["schemas"]["GatewayMessage"];
+            };
+        };
+        /**
+         * @description The function (problem): Rollee's rate limit (these routes mint no session, so the
+         *     caller's session quota does not apply); wait Retry-After seconds when given, else 30 s.
+         *     API Gateway (application/json): the route's throttle; back off and retry.
+         */
+        UpstreamRateLimited: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
@@ -456,6 +621,172 @@ export interface operations {
             500: components["responses"]["InternalError"];
             502: components["responses"]["UpstreamError"];
             503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    listAccounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `user_id` of an earlier answer, a UUID in its canonical hyphenated form. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's accounts (an empty list before the user connects one). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accounts"];
+                };
+            };
+            /** @description The user id is not a UUID. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such user, or not the caller's. Call POST /users instead. */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["UpstreamRateLimited"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    reconnectAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `account_id` of a GET /users/{user_id}/accounts answer, a UUID in its canonical hyphenated form. */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NoBody"];
+            };
+        };
+        responses: {
+            /** @description A reconnect session for the account. */
+            201: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconnectSession"];
+                };
+            };
+            /** @description The account id is not a UUID, or the request has a body that is not an empty JSON object. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such account, or not an account of the caller's users. List the accounts again. */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["UpstreamTimeout"];
+        };
+    };
+    eraseUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `user_id` of an earlier answer, a UUID in its canonical hyphenated form. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased at Rollee and here, and announced on the bus. No body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The user id is not a UUID. */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such user, not the caller's, or already erased. */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["UpstreamRateLimited"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /**
+             * @description The function (problem): Rollee rejects this server's credentials (the operator must
+             *     act), the ownership table is unavailable, or the event bus refused `user.erased`
+             *     (the erasure is done at Rollee; retry to finish it). API Gateway (application/json):
+             *     the function did not answer in time.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["GatewayMessage"];
+                };
+            };
             504: components["responses"]["UpstreamTimeout"];
         };
     };

@@ -5,7 +5,9 @@
 //   CONNECT_API=http://127.0.0.1:9400 CONNECT_SANDBOX=http://127.0.0.1:9100 node --test test/
 //
 // The tests run in order, as one caller, against a make dev of their own
-// (`make client` starts one). Of the problem types, those make dev can be
+// (`make client` starts one). Every route of docs/openapi.yaml is called:
+// the three session routes, then the lifecycle ones (accounts, reconnect,
+// erasure), with an account connected on the sandbox's Connect page. Of the problem types, those make dev can be
 // made to answer are here; `in-progress` needs a first POST /users still
 // creating the user 8 s later (the e2e ownership tests have it),
 // `unauthenticated` a token without a usable sub (make dev has no identity
@@ -13,7 +15,7 @@
 // client reads them as it reads every problem.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectClient, ConnectError, ConnectSession } from "../dist/index.js";
+import { ConnectClient, ConnectError, ConnectSession, RECONNECTABLE } from "../dist/index.js";
 
 const api = process.env.CONNECT_API;
 const sandbox = process.env.CONNECT_SANDBOX;
@@ -225,4 +227,111 @@ test("fresh(): a failed refresh is not repeated by the timer; at most one automa
   assert.deepEqual(sent.filter((r) => r === "POST /sessions/refresh").length, 3);
   // The user acting is never held back.
   assert.notEqual((await c.refresh(one)).sessionId, one.sessionId);
+});
+
+/** Presses the button of the sandbox's Connect page of `session` (connects an account, or reconnects its account). */
+async function pressConnect(session) {
+  const res = await fetch(`${session.connectUrl}/connect`, { method: "POST" });
+  assert.equal(res.status, 200, "the sandbox's Connect page took the button");
+  return res.text();
+}
+
+test("listAccounts, reconnect, eraseUser: an account connected, disconnected, reconnected; the user erased", async () => {
+  const { c, sent } = client();
+  const s = await c.createUser();
+  const before = await c.listAccounts(s.userId);
+  assert.ok(Array.isArray(before));
+
+  assert.match(await pressConnect(s), /Account connected/);
+  const after = await c.listAccounts(s.userId);
+  assert.equal(after.length, before.length + 1);
+  const account = after.find((a) => !before.some((b) => b.account_id === a.account_id));
+  assert.match(account.account_id, UUID);
+  assert.deepEqual([account.status, account.connected], ["connected", true]);
+  assert.ok(typeof account.datasource_id === "string" && account.datasource_id.length > 0);
+  for (const at of [account.created_at, account.updated_at]) assert.ok(at !== null && !Number.isNaN(Date.parse(at)), String(at));
+  assert.equal(RECONNECTABLE.includes(account.status), false);
+
+  // Disconnected at Rollee (the sandbox's control): the list says so.
+  await control(`/_sandbox/accounts/${account.account_id}`, { connected: false });
+  const disconnected = (await c.listAccounts(s.userId)).find((a) => a.account_id === account.account_id);
+  assert.deepEqual([disconnected.status, disconnected.connected], ["disconnected", false]);
+  assert.ok(RECONNECTABLE.includes(disconnected.status));
+
+  // A reconnect session: a ConnectSession like any other, that knows its account.
+  const r = await c.reconnect(account.account_id);
+  assert.ok(r instanceof ConnectSession);
+  assert.deepEqual([r.userId, r.accountId], [s.userId, account.account_id]);
+  assert.ok(r.connectUrl.endsWith(`/session/${r.sessionId}`));
+  assert.ok(r.expiresIn !== null && r.expiresIn >= 1795 && r.expiresIn <= 1800, String(r.expiresIn));
+  assert.equal(r.timeLeft(), r.expiresIn);
+  // Refreshed like any session; the refresh still reconnects the account.
+  const rr = await c.refresh(r);
+  assert.deepEqual([rr.userId, rr.accountId], [s.userId, account.account_id]);
+  assert.notEqual(rr.sessionId, r.sessionId);
+  assert.match(await pressConnect(rr), /Account reconnected/);
+  const reconnected = (await c.listAccounts(s.userId)).find((a) => a.account_id === account.account_id);
+  assert.deepEqual([reconnected.status, reconnected.connected], ["connected", true]);
+
+  // Erased: 204, then every route with the user or its account is a 404, and POST /users makes a new user.
+  assert.equal(await c.eraseUser(s.userId), undefined);
+  for (const call of [() => c.listAccounts(s.userId), () => c.eraseUser(s.userId), () => c.reconnect(account.account_id), () => c.newSession(s.userId)]) {
+    const e = await failure(call());
+    assert.deepEqual([e.kind, e.status, e.type], ["problem", 404, "urn:rollee-connect:problem:not-found"]);
+  }
+  const next = await c.createUser();
+  assert.notEqual(next.userId, s.userId);
+  assert.deepEqual(await c.listAccounts(next.userId), []);
+  assert.deepEqual(
+    sent.filter((r) => !r.startsWith("POST /users")).map((r) => r.replace(/[0-9a-f-]{36}/g, "{id}")),
+    [
+      "GET /users/{id}/accounts", "GET /users/{id}/accounts", "GET /users/{id}/accounts",
+      "POST /accounts/{id}/reconnect", "POST /sessions/refresh", "GET /users/{id}/accounts",
+      "DELETE /users/{id}", "GET /users/{id}/accounts", "DELETE /users/{id}", "POST /accounts/{id}/reconnect",
+      "GET /users/{id}/accounts",
+    ],
+  );
+});
+
+test("fresh(): a reconnect session that can no longer be refreshed gets a new reconnect session of its account", async () => {
+  const { c, clock, sent } = client();
+  const s = await c.createUser();
+  await pressConnect(s);
+  const [account] = await c.listAccounts(s.userId);
+  const r = await c.reconnect(account.account_id);
+  await c.refresh(r); // replaces r: its URL is now unknown
+  clock.t += 29.5 * 60 * 1000;
+  const next = await r.fresh();
+  assert.notEqual(next.sessionId, r.sessionId);
+  assert.equal(next.accountId, account.account_id);
+  assert.deepEqual(sent.slice(-3).map((x) => x.replace(/[0-9a-f-]{36}/g, "{id}")), [
+    "POST /sessions/refresh", "POST /sessions/refresh", "POST /accounts/{id}/reconnect",
+  ]);
+});
+
+test("lifecycle problems: invalid-request, not-found, rate-limited, upstream-error, and a retried erasure finishes", async () => {
+  const { c } = client();
+  const s = await c.createUser();
+  for (const call of [() => c.listAccounts("nope"), () => c.reconnect("nope"), () => c.eraseUser("nope")]) {
+    const e = await failure(call());
+    assert.deepEqual([e.status, e.type], [400, "urn:rollee-connect:problem:invalid-request"]);
+  }
+  const nobody = "00000000-0000-4000-8000-000000000000";
+  for (const call of [() => c.listAccounts(nobody), () => c.reconnect(nobody), () => c.eraseUser(nobody)]) {
+    const e = await failure(call());
+    assert.deepEqual([e.status, e.type], [404, "urn:rollee-connect:problem:not-found"]);
+  }
+
+  await control("/_sandbox/fault", { fault: "rate_limited", retry_after: 11, times: 1 });
+  const limited = await failure(c.listAccounts(s.userId));
+  assert.deepEqual([limited.status, limited.type, limited.retryAfter], [429, "urn:rollee-connect:problem:rate-limited", 11]);
+  await control("/_sandbox/fault", undefined, "DELETE");
+
+  await control("/_sandbox/fault", { fault: "server_error", times: 2 });
+  const upstream = await failure(c.eraseUser(s.userId));
+  assert.deepEqual([upstream.status, upstream.type], [502, "urn:rollee-connect:problem:upstream-error"]);
+  await control("/_sandbox/fault", undefined, "DELETE");
+  await c.eraseUser(s.userId); // the retry finishes the erasure
+  const gone = await failure(c.listAccounts(s.userId));
+  assert.equal(gone.status, 404);
 });
