@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make dev    run the three functions (cargo lambda watch), the local Rollee sandbox,
+#   make dev    run the functions (cargo lambda watch), the local Rollee sandbox,
 #               a local DynamoDB (moto) holding the ownership table, and the example web app
 #   make test   run every check and test (what CI runs)
 # `make help` lists every target (make smoke and make destroy among them:

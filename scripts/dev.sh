@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make dev`: the three functions (cargo lambda watch), the local Rollee
+# `make dev`: the functions (cargo lambda watch), the local Rollee
 # sandbox, the ownership table in moto's DynamoDB, and the example web app,
 # until Ctrl-C or SIGTERM; then it stops everything it started.
 #
@@ -181,7 +181,7 @@ fi
 if [ "$sandbox" = yes ]; then rollee="the local sandbox, http://$url_host:$SANDBOX_PORT (its state is in memory)"; else rollee="$api_url (a real Rollee, with ROLLEE_TOKEN)"; fi
 cat >&2 <<EOF
 make dev: running; Ctrl-C stops it all.
-  API (the three routes)  http://$url_host:$WATCH_PORT       requests without claims act as '${DEV_CALLER_SUB:-(none: 401)}'
+  API (the six routes)    http://$url_host:$WATCH_PORT       requests without claims act as '${DEV_CALLER_SUB:-(none: 401)}'
   webhooks                POST http://127.0.0.1:$WATCH_PORT/webhooks/rollee, published to bus '$BUS' in moto (make dev-events)
   example web app         http://$url_host:$WEB_PORT/
   Rollee                  $rollee

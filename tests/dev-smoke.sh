@@ -92,8 +92,10 @@ ok "a busy SANDBOX_PORT: make dev exits $rc at once, naming it, and starts nothi
 # --------------------------------------------------------------- the README, as written
 start_make
 # Each function compiles on its first call: not inside the README's commands.
-for path in /users /users/00000000-0000-4000-8000-000000000000/sessions /sessions/refresh; do
-  curl -s -o /dev/null -m 600 -X POST "http://127.0.0.1:$WATCH_PORT$path" || fail "warming $path"
+nobody=00000000-0000-4000-8000-000000000000
+for route in "POST /users" "POST /users/$nobody/sessions" "POST /sessions/refresh" \
+  "GET /users/$nobody/accounts" "POST /accounts/$nobody/reconnect" "DELETE /users/$nobody"; do
+  curl -s -o /dev/null -m 600 -X "${route%% *}" "http://127.0.0.1:$WATCH_PORT${route#* }" || fail "warming $route"
 done
 
 python3 - "$work" <<'PY' || fail "the documents' shell blocks"

@@ -91,9 +91,7 @@ pub async fn reconnect(
                 tracing::info!(%account, "reconnect refused: the account's user is not the caller's");
                 return Err(account_not_found());
             }
-            store
-                .record_accounts(caller.sub(), user_id, &[account])
-                .await?;
+            store.record_account(caller.sub(), user_id, account).await?;
             user_id
         }
     };

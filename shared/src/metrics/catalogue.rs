@@ -72,6 +72,10 @@ pub const ENDPOINT: &str = "Endpoint";
 pub const OUTCOME: &str = "Outcome";
 /// An ownership table operation: [`TABLE_OPERATIONS`].
 pub const OPERATION: &str = "Operation";
+/// A screen of Rollee Connect: [`crate::webhook::kind::SCREENS`].
+pub const SCREEN: &str = "Screen";
+/// How a step through Rollee Connect went: [`crate::webhook::kind::CONNECTION_STATUSES`].
+pub const CONNECTION_STATUS: &str = "ConnectionStatus";
 /// A rotation step: [`ROTATION_STEPS`].
 pub const STEP: &str = "Step";
 
@@ -206,8 +210,16 @@ pub static WEBHOOK: Group = Group {
     metrics: &[count("WebhookDeliveries")],
 };
 
+/// Per Connect-page event Rollee delivers: `ConnectEvents` (1) by screen
+/// and connection status, and by screen: the funnel of where users stop.
+/// No user, account or session is a dimension.
+pub static CONNECT_EVENTS: Group = Group {
+    dimension_sets: &[&[SCREEN, CONNECTION_STATUS], &[SCREEN]],
+    metrics: &[count("ConnectEvents")],
+};
+
 /// Everything, for the checks of the template's alarms and dashboard.
-pub static ALL: [&Group; 12] = [
+pub static ALL: [&Group; 13] = [
     &REQUESTS,
     &REQUEST_LATENCY,
     &PROBLEMS,
@@ -220,6 +232,7 @@ pub static ALL: [&Group; 12] = [
     &JWT,
     &ROTATION,
     &WEBHOOK,
+    &CONNECT_EVENTS,
 ];
 
 /// The group that declares metric `name`.
@@ -243,7 +256,7 @@ mod tests {
                 assert!(names.insert(metric.name), "{} twice", metric.name);
             }
         }
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         assert!(std::ptr::eq(
             group_of("Rollee429s").unwrap(),
             &ROLLEE_ATTEMPTS

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::catalogue::{
-    JWT, PROBLEMS, QUOTA, REQUEST_LATENCY, REQUESTS, ROLLEE_ATTEMPTS, ROLLEE_CALLS, ROLLEE_LATENCY,
-    ROTATION, TABLE_CALLS, TABLE_LATENCY, WEBHOOK,
+    CONNECT_EVENTS, JWT, PROBLEMS, QUOTA, REQUEST_LATENCY, REQUESTS, ROLLEE_ATTEMPTS, ROLLEE_CALLS,
+    ROLLEE_LATENCY, ROTATION, TABLE_CALLS, TABLE_LATENCY, WEBHOOK,
 };
 use super::{Emitter, emitter};
 
@@ -136,6 +136,16 @@ impl Emitter {
         );
     }
 
+    /// `screen` and `status`: one of the funnel's known words
+    /// ([`crate::webhook::kind::funnel_step`]).
+    pub fn connect_event(&self, screen: &'static str, status: &'static str) {
+        self.emit(
+            &[&CONNECT_EVENTS],
+            &[("Screen", screen), ("ConnectionStatus", status)],
+            &[("ConnectEvents", 1.0)],
+        );
+    }
+
     pub fn webhook_delivery(&self, outcome: WebhookOutcome) {
         self.emit(
             &[&WEBHOOK],
@@ -195,6 +205,13 @@ pub fn rotation_step(step: &'static str, done: bool) {
 pub fn webhook_delivery(outcome: WebhookOutcome) {
     if let Some(e) = emitter() {
         e.webhook_delivery(outcome);
+    }
+}
+
+/// See [`Emitter::connect_event`].
+pub fn connect_event(screen: &'static str, status: &'static str) {
+    if let Some(e) = emitter() {
+        e.connect_event(screen, status);
     }
 }
 

@@ -57,34 +57,67 @@ pub(super) const TOKEN_REFRESH: Endpoint = Endpoint {
     idempotent: false,
 };
 
-/// `PUT /webhooks/users` [C]: replaces the whole configuration of user
-/// webhooks [I], so a repeat is harmless.
+// `PUT /webhooks/{type}` [C] replaces the whole configuration of that type
+// of webhooks [I], so a repeat is harmless; `DELETE /webhooks/{type}` [C]
+// removes it (`make destroy`). One pair per type (Rollee's five [C]).
 pub(super) const PUT_USER_WEBHOOKS: Endpoint = Endpoint {
     method: Method::PUT,
     path: "/webhooks/users",
     label: "PUT /webhooks/users",
     idempotent: true,
 };
-/// `PUT /webhooks/accounts` [C], as for users.
 pub(super) const PUT_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
     method: Method::PUT,
     path: "/webhooks/accounts",
     label: "PUT /webhooks/accounts",
     idempotent: true,
 };
-
-/// `DELETE /webhooks/users` [C]: removes that configuration (`make destroy`).
+pub(super) const PUT_ENDPOINT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/endpoints",
+    label: "PUT /webhooks/endpoints",
+    idempotent: true,
+};
+pub(super) const PUT_MULTI_ENDPOINT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/multi_endpoints",
+    label: "PUT /webhooks/multi_endpoints",
+    idempotent: true,
+};
+pub(super) const PUT_CONNECT_EVENT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::PUT,
+    path: "/webhooks/rollee_connect_events",
+    label: "PUT /webhooks/rollee_connect_events",
+    idempotent: true,
+};
 pub(super) const DELETE_USER_WEBHOOKS: Endpoint = Endpoint {
     method: Method::DELETE,
     path: "/webhooks/users",
     label: "DELETE /webhooks/users",
     idempotent: true,
 };
-/// `DELETE /webhooks/accounts` [C], as for users.
 pub(super) const DELETE_ACCOUNT_WEBHOOKS: Endpoint = Endpoint {
     method: Method::DELETE,
     path: "/webhooks/accounts",
     label: "DELETE /webhooks/accounts",
+    idempotent: true,
+};
+pub(super) const DELETE_ENDPOINT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/webhooks/endpoints",
+    label: "DELETE /webhooks/endpoints",
+    idempotent: true,
+};
+pub(super) const DELETE_MULTI_ENDPOINT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/webhooks/multi_endpoints",
+    label: "DELETE /webhooks/multi_endpoints",
+    idempotent: true,
+};
+pub(super) const DELETE_CONNECT_EVENT_WEBHOOKS: Endpoint = Endpoint {
+    method: Method::DELETE,
+    path: "/webhooks/rollee_connect_events",
+    label: "DELETE /webhooks/rollee_connect_events",
     idempotent: true,
 };
 
@@ -120,7 +153,7 @@ pub(super) const DELETE_USER: Endpoint = Endpoint {
 };
 
 /// Every endpoint's `Endpoint` in metrics.
-pub const ENDPOINTS: [&str; 13] = [
+pub const ENDPOINTS: [&str; 19] = [
     CREATE_USER.label,
     GET_USER.label,
     NEW_SESSION.label,
@@ -130,6 +163,12 @@ pub const ENDPOINTS: [&str; 13] = [
     PUT_ACCOUNT_WEBHOOKS.label,
     DELETE_USER_WEBHOOKS.label,
     DELETE_ACCOUNT_WEBHOOKS.label,
+    PUT_ENDPOINT_WEBHOOKS.label,
+    PUT_MULTI_ENDPOINT_WEBHOOKS.label,
+    PUT_CONNECT_EVENT_WEBHOOKS.label,
+    DELETE_ENDPOINT_WEBHOOKS.label,
+    DELETE_MULTI_ENDPOINT_WEBHOOKS.label,
+    DELETE_CONNECT_EVENT_WEBHOOKS.label,
     LIST_ACCOUNTS.label,
     GET_ACCOUNT.label,
     RECONNECT_ACCOUNT.label,
@@ -152,6 +191,12 @@ mod tests {
             &PUT_ACCOUNT_WEBHOOKS,
             &DELETE_USER_WEBHOOKS,
             &DELETE_ACCOUNT_WEBHOOKS,
+            &PUT_ENDPOINT_WEBHOOKS,
+            &PUT_MULTI_ENDPOINT_WEBHOOKS,
+            &PUT_CONNECT_EVENT_WEBHOOKS,
+            &DELETE_ENDPOINT_WEBHOOKS,
+            &DELETE_MULTI_ENDPOINT_WEBHOOKS,
+            &DELETE_CONNECT_EVENT_WEBHOOKS,
             &LIST_ACCOUNTS,
             &GET_ACCOUNT,
             &RECONNECT_ACCOUNT,

@@ -22,9 +22,11 @@ use uuid::Uuid;
 pub use account::{Account, AccountStatus};
 pub use endpoint::ENDPOINTS;
 use endpoint::{
-    CREATE_USER, DELETE_ACCOUNT_WEBHOOKS, DELETE_USER, DELETE_USER_WEBHOOKS, Endpoint, GET_ACCOUNT,
-    GET_USER, LIST_ACCOUNTS, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_USER_WEBHOOKS,
-    RECONNECT_ACCOUNT, REFRESH_SESSION, TOKEN_REFRESH,
+    CREATE_USER, DELETE_ACCOUNT_WEBHOOKS, DELETE_CONNECT_EVENT_WEBHOOKS, DELETE_ENDPOINT_WEBHOOKS,
+    DELETE_MULTI_ENDPOINT_WEBHOOKS, DELETE_USER, DELETE_USER_WEBHOOKS, Endpoint, GET_ACCOUNT,
+    GET_USER, LIST_ACCOUNTS, NEW_SESSION, PUT_ACCOUNT_WEBHOOKS, PUT_CONNECT_EVENT_WEBHOOKS,
+    PUT_ENDPOINT_WEBHOOKS, PUT_MULTI_ENDPOINT_WEBHOOKS, PUT_USER_WEBHOOKS, RECONNECT_ACCOUNT,
+    REFRESH_SESSION, TOKEN_REFRESH,
 };
 pub use parse::{
     RETRY_AFTER_RANGE, RolleeClock, Session, User, parse_http_date, parse_retry_after,
@@ -122,21 +124,44 @@ impl RolleeError {
     }
 }
 
-/// The two kinds of webhooks Rollee sends.
+/// The five kinds of webhooks Rollee sends [C].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookKind {
     Users,
     Accounts,
+    /// Data-ready events, one endpoint each.
+    Endpoints,
+    /// Data-ready events, several endpoints each.
+    MultiEndpoints,
+    /// The steps of users through Rollee Connect.
+    ConnectEvents,
 }
 
 impl WebhookKind {
-    pub const ALL: [WebhookKind; 2] = [WebhookKind::Users, WebhookKind::Accounts];
+    pub const ALL: [WebhookKind; 5] = [
+        WebhookKind::Users,
+        WebhookKind::Accounts,
+        WebhookKind::Endpoints,
+        WebhookKind::MultiEndpoints,
+        WebhookKind::ConnectEvents,
+    ];
 
     /// The last part of the configuration's path.
     pub fn name(self) -> &'static str {
+        self.endpoints().0.path.trim_start_matches("/webhooks/")
+    }
+
+    /// Its `PUT` and `DELETE` endpoints.
+    fn endpoints(self) -> (&'static Endpoint, &'static Endpoint) {
         match self {
-            Self::Users => "users",
-            Self::Accounts => "accounts",
+            Self::Users => (&PUT_USER_WEBHOOKS, &DELETE_USER_WEBHOOKS),
+            Self::Accounts => (&PUT_ACCOUNT_WEBHOOKS, &DELETE_ACCOUNT_WEBHOOKS),
+            Self::Endpoints => (&PUT_ENDPOINT_WEBHOOKS, &DELETE_ENDPOINT_WEBHOOKS),
+            Self::MultiEndpoints => (
+                &PUT_MULTI_ENDPOINT_WEBHOOKS,
+                &DELETE_MULTI_ENDPOINT_WEBHOOKS,
+            ),
+            Self::ConnectEvents => (&PUT_CONNECT_EVENT_WEBHOOKS, &DELETE_CONNECT_EVENT_WEBHOOKS),
         }
     }
 }
@@ -296,25 +321,19 @@ impl RolleeClient {
         config: &Value,
         deadline: Instant,
     ) -> Result<Value, RolleeError> {
-        let endpoint = match kind {
-            WebhookKind::Users => &PUT_USER_WEBHOOKS,
-            WebhookKind::Accounts => &PUT_ACCOUNT_WEBHOOKS,
-        };
-        Ok(self.call(endpoint, None, Some(config), deadline).await?.0)
+        let (put, _) = kind.endpoints();
+        Ok(self.call(put, None, Some(config), deadline).await?.0)
     }
 
-    /// `DELETE /webhooks/{users,accounts}` [C]: Rollee stops delivering that
+    /// `DELETE /webhooks/{type}` [C]: Rollee stops delivering that
     /// kind. `Ok(false)`: none was registered (404).
     pub async fn delete_webhook(
         &self,
         kind: WebhookKind,
         deadline: Instant,
     ) -> Result<bool, RolleeError> {
-        let endpoint = match kind {
-            WebhookKind::Users => &DELETE_USER_WEBHOOKS,
-            WebhookKind::Accounts => &DELETE_ACCOUNT_WEBHOOKS,
-        };
-        match self.call(endpoint, None, None, deadline).await {
+        let (_, delete) = kind.endpoints();
+        match self.call(delete, None, None, deadline).await {
             Ok(_) => Ok(true),
             Err(RolleeError::NotFound) => Ok(false),
             Err(e) => Err(e),

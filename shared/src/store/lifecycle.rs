@@ -76,6 +76,41 @@ impl Store {
         self.batch_write(writes).await
     }
 
+    /// Records that `account` belongs to `sub`'s Rollee user `user_id`.
+    pub async fn record_account(
+        &self,
+        sub: &str,
+        user_id: Uuid,
+        account: Uuid,
+    ) -> Result<(), StoreError> {
+        measured(
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(account_item(sub, user_id, account)))
+                .send(),
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Forgets `account` (Rollee deleted it).
+    pub async fn forget_account(&self, account: Uuid) -> Result<(), StoreError> {
+        measured(
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(KEY, account_key(account))
+                .send(),
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
     /// Begins erasing `sub`'s Rollee user `user_id` (or continues one begun):
     /// marks `user#<uuid>`, writing the owner when the table did not know it.
     /// `false`: the table says another caller owns it.

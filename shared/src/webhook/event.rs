@@ -24,8 +24,9 @@ pub const MAX_WEBHOOK_BODY: usize = 128 * 1024;
 /// digits, `_`, `-` and `.`, is no event type: 400.
 pub const MAX_ACTION_LEN: usize = 64;
 
-/// The actions Rollee documents (user events [C], account events [I]).
-pub const KNOWN_ACTIONS: [&str; 8] = [
+/// The actions Rollee documents (user events [C], account and data-ready
+/// events [I]), and the one this server gives Connect-page events.
+pub const KNOWN_ACTIONS: [&str; 11] = [
     "create_user",
     "update_user",
     "delete_user",
@@ -34,6 +35,9 @@ pub const KNOWN_ACTIONS: [&str; 8] = [
     "disconnect_account",
     "update_account",
     "delete_account",
+    "update_endpoint",
+    "update_multi_endpoint",
+    super::kind::CONNECT_PAGE_ACTION,
 ];
 
 /// The User fields that hold its Connect session: the session UUID and the
@@ -219,7 +223,7 @@ fn walk(value: &mut Value, at: &Step<'_>, redacted: &mut Redacted) {
 pub enum BadEvent {
     #[error("The body must be a JSON object.")]
     NotAnObject,
-    #[error("The body has no \"action\" string.")]
+    #[error("The body has no \"action\" (or \"event\") string and is no Connect-page event.")]
     NoAction,
     #[error("\"action\" must be 1 to 64 letters, digits, '_', '-' or '.'.")]
     BadAction,
@@ -230,11 +234,17 @@ pub fn parse(body: &[u8]) -> Result<Event, BadEvent> {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
         return Err(BadEvent::NotAnObject);
     };
-    let action = body
+    // `action` [C], or `event` in the other user shape [I]; a Connect-page
+    // event names none (see [`super::kind`]).
+    let action = match body
         .get("action")
+        .or_else(|| body.get("event"))
         .and_then(Value::as_str)
-        .ok_or(BadEvent::NoAction)?
-        .to_owned();
+    {
+        Some(action) => action.to_owned(),
+        None if super::kind::is_connect_page(&body) => super::kind::CONNECT_PAGE_ACTION.to_owned(),
+        None => return Err(BadEvent::NoAction),
+    };
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if action.is_empty() || action.len() > MAX_ACTION_LEN || !action.chars().all(plain) {
         return Err(BadEvent::BadAction);
@@ -273,6 +283,9 @@ pub enum Owner {
 pub struct Detail<'a> {
     /// The webhook's `action`, also the event's `detail-type`.
     pub action: &'a str,
+    /// What it is about: `user`, `account`, `data_ready` (fetch the new
+    /// data), `connect_page` (a step through Rollee Connect), `other`.
+    pub category: super::kind::Category,
     pub user_id: Option<Uuid>,
     /// The app user (the login token's `sub`) who owns `user_id`; absent unless `owner` is `known`.
     #[serde(skip_serializing_if = "Option::is_none")]

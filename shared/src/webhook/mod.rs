@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod config;
 pub mod event;
+pub mod kind;
 mod selftest;
 
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ use crate::store::delivery::{Claim, DELIVERY_MEMORY};
 use auth::{Credentials, Keys, PREVIOUS_SECRET_GRACE, Rejection, Verifier};
 use config::{SecretOrigin, WebhookConfig};
 use event::{Detail, MAX_WEBHOOK_BODY, Owner};
+use kind::Category;
 
 /// What an EventBridge entry may hold (256 KiB), less room for its other fields.
 const MAX_ENTRY_BYTES: usize = 250 * 1024;
@@ -354,7 +356,7 @@ pub async fn read_credentials(
     Ok(SecretReader::new(origin, sdk_config)?.read().await?.current)
 }
 
-/// The body of Rollee's `PUT /webhooks/{users,accounts}`: the documented
+/// The body of Rollee's `PUT /webhooks/{type}` (each of the five types): the documented
 /// `url`, `method` and `headers` [C], `enabled` [I], and `secret` [I] for
 /// the HMAC when signatures are on. Rollee replaces the whole configuration
 /// with it [I], so all of it is sent every time.
@@ -457,6 +459,8 @@ async fn receive(
         )));
     }
     let digest = auth::body_digest(body);
+    let funnel = (Category::of(&event.action) == Category::ConnectPage)
+        .then(|| kind::funnel_step(&event.body));
     let action = event.action.clone();
     let action = action.as_str();
     let known_action = event.is_known();
@@ -487,6 +491,10 @@ async fn receive(
     match publish(receiver, event, &digest).await {
         Ok(owner) => {
             tracing::info!(action, ?owner, known_action, delivery_id = %digest, "webhook published");
+            // Counted once per delivery: a duplicate never reaches here.
+            if let Some((screen, status)) = funnel {
+                crate::metrics::connect_event(screen, status);
+            }
         }
         Err(e) => {
             // Rollee delivers again: the claim must not make that a duplicate.
@@ -533,9 +541,23 @@ async fn publish(
         (Some(_), None) => Owner::Unknown,
         (Some(_), Some(_)) => Owner::Known,
     };
+    let category = Category::of(&event.action);
+    // The table's `account#` items follow the account events of users it
+    // knows, before the event is published: a failure here is a 503 and
+    // Rollee delivers again.
+    if let (Category::Account, Some(user), Some(sub), Some(account)) =
+        (category, event.user_id, &sub, kind::account_of(&event.body))
+    {
+        if event.action == "delete_account" {
+            receiver.store.forget_account(account).await?;
+        } else {
+            receiver.store.record_account(sub, user, account).await?;
+        }
+    }
     let redacted = event.redact();
     let detail = Detail {
         action: &event.action,
+        category,
         user_id: event.user_id,
         sub: sub.as_deref(),
         owner,

@@ -1,5 +1,6 @@
-//! Registers a deployment's webhook URL with Rollee: `PUT /webhooks/users`
-//! and `PUT /webhooks/accounts`, each with the URL, the header Rollee must
+//! Registers a deployment's webhook URL with Rollee for each of its five
+//! types (`PUT /webhooks/{users,accounts,endpoints,multi_endpoints,rollee_connect_events}`),
+//! each with the URL, the header Rollee must
 //! send (its value derived from the generated webhook secret) and, when
 //! signatures are on, the HMAC key. Rollee replaces the whole configuration
 //! of each kind with what is sent [I], so all of it is sent every time, and
@@ -19,7 +20,7 @@
 //! the local sandbox.) It prints what it registered, never a secret.
 //!
 //! `register-webhooks --delete` (what `make destroy` runs first) removes
-//! both configurations instead (`DELETE /webhooks/{users,accounts}` [C]),
+//! every configuration instead (`DELETE /webhooks/{type}` [C]),
 //! with only ROLLEE_API_URL and the JWT. Rollee keeps one configuration of
 //! each kind per client (per JWT): a stack sharing this JWT loses its
 //! registration too.

@@ -113,7 +113,7 @@ fn workspace_binaries() -> BTreeSet<String> {
 #[test]
 fn the_template_routes_are_the_local_router_routes() {
     let template = template_routes();
-    assert_eq!(template.len(), 4, "{template:?}");
+    assert_eq!(template.len(), 7, "{template:?}");
     assert_eq!(template, router_routes());
 }
 
@@ -158,6 +158,16 @@ fn every_binary_the_template_builds_is_a_workspace_binary_and_every_function_is_
     assert_eq!(globals["Handler"].as_str(), Some("bootstrap"));
 }
 
+/// What erase-user needs in AWS: what every Connect function needs, and its bus.
+const ERASE_REQUIRED_IN_AWS: [&str; 6] = [
+    REQUIRED_IN_AWS[0],
+    REQUIRED_IN_AWS[1],
+    REQUIRED_IN_AWS[2],
+    REQUIRED_IN_AWS[3],
+    REQUIRED_IN_AWS[4],
+    rollee_shared::config::VAR_EVENT_BUS,
+];
+
 #[test]
 fn the_template_sets_what_each_function_needs_in_aws_and_nothing_it_does_not_read() {
     let t = template();
@@ -178,6 +188,8 @@ fn the_template_sets_what_each_function_needs_in_aws_and_nothing_it_does_not_rea
                 &[deploy_check::TARGETS_VAR, "METRICS_NAMESPACE"],
                 &[deploy_check::TARGETS_VAR],
             ),
+            // It publishes user.erased: no start without its bus.
+            "erase-user" => (&VARIABLES, &ERASE_REQUIRED_IN_AWS),
             _ => (&VARIABLES, &REQUIRED_IN_AWS),
         };
         for var in &set {
@@ -209,9 +221,22 @@ async fn an_event_for_each_template_route_gets_its_success_from_that_binarys_han
     watch_session(&created);
     let user = created.str("user_id");
     let refresh_body = serde_json::json!({ "connect_url": created.str("connect_url") }).to_string();
+    let session = uuid::Uuid::parse_str(&created.str("session_id")).unwrap();
+    let account = sandbox.connect_account(session).unwrap().to_string();
+    // Erased by its route: bob's user, so that alice's serves the others.
+    let erasing = crate::support::bus_state(&sandbox).await;
+    let bobs = create_user(&erasing, &with_sub(event("create-user"), "bob")).await;
+    watch_session(&bobs);
     for (method, path, binary) in template_routes() {
         // The event API Gateway sends for this route: path parameters filled in.
-        let concrete = path.replace("{user_id}", &user);
+        let user = if binary == "erase-user" {
+            bobs.str("user_id")
+        } else {
+            user.clone()
+        };
+        let concrete = path
+            .replace("{user_id}", &user)
+            .replace("{account_id}", &account);
         let mut e = event(binary.as_str());
         e["routeKey"] = format!("{method} {path}").into();
         e["rawPath"] = concrete.clone().into();
@@ -220,11 +245,17 @@ async fn an_event_for_each_template_route_gets_its_success_from_that_binarys_han
         if path.contains("{user_id}") {
             e["pathParameters"] = serde_json::json!({ "user_id": user });
         }
+        if path.contains("{account_id}") {
+            e["pathParameters"] = serde_json::json!({ "account_id": account });
+        }
         let (answer, expected) = match binary.as_str() {
             // The caller's user exists already: found, not created.
             "create-user" => (create_user(&state, &e).await, 200),
             "new-session" => (new_session(&state, &e).await, 201),
             "refresh-url" => (refresh_url(&state, &with_body(e, &refresh_body)).await, 200),
+            "list-accounts" => (list_accounts(&state, &e).await, 200),
+            "reconnect-account" => (reconnect_account(&state, &e).await, 201),
+            "erase-user" => (erase_user(&erasing, &with_sub(e, "bob")).await, 204),
             "webhook" => {
                 let vars = [("WEBHOOK_SECRET", crate::webhooks::DEV_SECRET)];
                 let (setup, _) = crate::webhooks::setup(&vars, true).await;
@@ -239,7 +270,7 @@ async fn an_event_for_each_template_route_gets_its_success_from_that_binarys_han
             other => panic!("no handler for {other}"),
         };
         assert_eq!(answer.status, expected, "{method} {path}: {}", answer.body);
-        if binary != "webhook" {
+        if answer.body.get("connect_url").is_some() {
             watch_session(&answer);
         }
     }

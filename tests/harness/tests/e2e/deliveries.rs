@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use rollee_sandbox::{Sandbox, WebhookMode};
+use rollee_shared::rollee::WebhookKind;
 use rollee_shared::webhook::auth::DEFAULT_HEADER;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -156,23 +157,25 @@ async fn unregister(sandbox: &Sandbox) -> String {
 }
 
 #[tokio::test]
-async fn delete_removes_both_registrations_at_rollee_and_a_second_delete_finds_none() {
+async fn delete_removes_every_registration_at_rollee_and_a_second_delete_finds_none() {
     let (w, _) = world("off", false).await;
     register(&w.sandbox, &w.url, "off").await;
-    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 2);
+    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 5);
     let printed = unregister(&w.sandbox).await;
-    assert!(
-        printed.contains("removed the users webhooks")
-            && printed.contains("removed the accounts webhooks"),
-        "{printed}"
-    );
-    assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 0);
-    let again = unregister(&w.sandbox).await;
-    assert!(
-        again.contains("no users webhooks were registered")
-            && again.contains("no accounts webhooks were registered"),
-        "{again}"
-    );
+    let again = {
+        assert_eq!(w.sandbox.webhooks().as_array().unwrap().len(), 0);
+        unregister(&w.sandbox).await
+    };
+    for kind in WebhookKind::ALL.map(WebhookKind::name) {
+        assert!(
+            printed.contains(&format!("removed the {kind} webhooks")),
+            "{printed}"
+        );
+        assert!(
+            again.contains(&format!("no {kind} webhooks were registered")),
+            "{again}"
+        );
+    }
     assert_no_leaks();
 }
 
@@ -304,15 +307,16 @@ async fn registered_with_the_sandbox_a_new_user_and_a_connected_account_reach_th
     let (w, bus) = world("hex", true).await;
     let bus = bus.unwrap();
     let printed = register(&w.sandbox, &w.url, "hex").await;
-    assert!(
-        printed.contains("registered users webhooks")
-            && printed.contains("registered accounts webhooks"),
-        "{printed}"
-    );
-    // Both kinds, the header Rollee must send, and the HMAC key: everything, each time.
+    for kind in WebhookKind::ALL.map(WebhookKind::name) {
+        assert!(
+            printed.contains(&format!("registered {kind} webhooks")),
+            "{printed}"
+        );
+    }
+    // All five kinds, the header Rollee must send, and the HMAC key: everything, each time.
     let registered = w.sandbox.webhooks();
     let configs = registered.as_array().unwrap();
-    assert_eq!(configs.len(), 2, "{registered}");
+    assert_eq!(configs.len(), 5, "{registered}");
     for config in configs {
         assert_eq!(config["url"], w.url.as_str());
         assert_eq!(config["method"], "POST");
@@ -358,29 +362,74 @@ async fn registered_with_the_sandbox_a_new_user_and_a_connected_account_reach_th
     );
     assert_eq!(events[0]["detail"]["webhook"]["data"]["id"], user.as_str());
 
-    // The user connects an account on the Connect page.
+    // The user connects an account on the Connect page: the account's
+    // events, the data-ready events, and the Connect page's own step.
     let session: Uuid = created.str("session_id").parse().unwrap();
     let account = w.sandbox.connect_account(session).expect("a valid session");
-    let events = bus.wait_for(2, WAIT).await.unwrap();
-    let types: Vec<&str> = events
+    let events = bus.wait_for(6, WAIT).await.unwrap();
+    let mut types: Vec<&str> = events
         .iter()
         .filter_map(|e| e["detail-type"].as_str())
         .collect();
-    assert_eq!(types.len(), 2, "{events:?}");
-    assert!(
-        types.contains(&"create_account") && types.contains(&"connect_account"),
-        "{types:?}"
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "connect_account",
+            "create_account",
+            "rollee_connect_event",
+            "update_endpoint",
+            "update_endpoint",
+            "update_multi_endpoint"
+        ],
+        "{events:?}"
     );
     for e in &events {
         let detail = &e["detail"];
         assert_eq!(detail["owner"], "known", "{e}");
         assert_eq!(detail["sub"], "alice");
         assert_eq!(detail["user_id"], user.as_str());
-        assert_eq!(detail["webhook"]["data"]["account_id"], account.to_string());
+        assert_eq!(detail["known_action"], true, "{e}");
+        let category = match e["detail-type"].as_str().unwrap() {
+            "update_endpoint" | "update_multi_endpoint" => "data_ready",
+            "rollee_connect_event" => "connect_page",
+            _ => "account",
+        };
+        assert_eq!(detail["category"], category, "{e}");
+        let webhook = &detail["webhook"];
+        let named = webhook["data"]["account_id"]
+            .as_str()
+            .or(webhook["account_id"].as_str());
+        assert_eq!(named, Some(account.to_string().as_str()), "{e}");
+    }
+    // The account events made the table know whose account it is.
+    let owner = state
+        .store
+        .owner_of_account(account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.sub, "alice");
+    // The Connect page's step is counted, by screen and status only.
+    let funnel: Vec<String> = logs()
+        .lines()
+        .filter(|l| l.contains("\"ConnectEvents\""))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        funnel.iter().any(|l| l.contains("\"Screen\":\"login\"")
+            && l.contains("\"ConnectionStatus\":\"success\"")),
+        "{funnel:?}"
+    );
+    for line in &funnel {
+        assert!(
+            !line.contains(&user) && !line.contains(&account.to_string()),
+            "{line}"
+        );
     }
     // Every delivery was answered 200 at its first attempt.
     let deliveries = w.sandbox.deliveries();
-    assert_eq!(deliveries.len(), 3, "{deliveries:?}");
+    assert_eq!(deliveries.len(), 7, "{deliveries:?}");
     assert!(
         deliveries
             .iter()

@@ -19,7 +19,12 @@ use serde_norway::Value as Yaml;
 /// not be deployed while one lasts.
 fn rollback_alarms(id: &str) -> Vec<&'static str> {
     match id {
-        "CreateUserFunction" | "NewSessionFunction" | "RefreshUrlFunction" => vec![
+        "CreateUserFunction"
+        | "NewSessionFunction"
+        | "RefreshUrlFunction"
+        | "ListAccountsFunction"
+        | "ReconnectAccountFunction"
+        | "EraseUserFunction" => vec![
             "ApiServerErrorsAlarm",
             "FunctionErrorsAlarm",
             "JwtRejectedAlarm",
@@ -101,10 +106,10 @@ fn every_function_but_the_hook_moves_alias_live_by_deployment_type_after_the_hoo
         let alarms = resolve(&preference["Alarms"], &t, &off).unwrap();
         assert!(refs(&alarms).is_empty(), "{id}: {alarms:?}");
     }
-    assert_eq!(deployed.len(), 5);
+    assert_eq!(deployed.len(), 8);
 
     // The hook: named as the role SAM makes for CodeDeploy may invoke, and
-    // given exactly the new versions of the five.
+    // given exactly the new versions of the eight.
     let hook = &t["Resources"]["DeployCheckFunction"]["Properties"];
     assert_eq!(
         short_form(&hook["FunctionName"]),
@@ -168,7 +173,7 @@ fn the_connect_routes_require_up_to_three_scopes_and_none_by_default_the_webhook
             assert_eq!(route_scopes(&t, event, "a,b,c,d"), ["a", "b", "c"]);
         }
     }
-    assert_eq!(routes, 3);
+    assert_eq!(routes, 6);
     for slot in ["HasRouteScope1", "HasRouteScope2", "HasRouteScope3"] {
         assert!(!condition(&t, slot, &parameters(&t, &[])));
     }

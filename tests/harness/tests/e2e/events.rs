@@ -21,6 +21,12 @@ const EXPECTED: &[(&str, u16)] = &[
     ("refresh-url-not-connect-url", 400),
     ("refresh-url-wrong-body", 400),
     ("refresh-url-no-claims", 401),
+    ("list-accounts", 404),
+    ("list-accounts-bad-uuid", 400),
+    ("reconnect-account", 404),
+    ("reconnect-account-bad-uuid", 400),
+    ("erase-user", 404),
+    ("erase-user-no-claims", 401),
     // Against a receiver with make dev's webhook secret, a new table and bus.
     ("webhook", 200),
     ("webhook-no-header", 401),
@@ -64,12 +70,18 @@ async fn every_event_file_gets_its_defined_answer() {
             create_user(&state, &e).await
         } else if name.starts_with("new-session") {
             new_session(&state, &e).await
+        } else if name.starts_with("list-accounts") {
+            list_accounts(&state, &e).await
+        } else if name.starts_with("reconnect-account") {
+            reconnect_account(&state, &e).await
+        } else if name.starts_with("erase-user") {
+            erase_user(&bus_state(&sandbox).await, &e).await
         } else {
             refresh_url(&state, &e).await
         };
         if *status < 400 {
             assert_eq!(answer.status, *status, "{name}: {}", answer.body);
-            if !name.starts_with("webhook") {
+            if name.starts_with("create-user") || name.starts_with("new-session") {
                 watch_session(&answer);
             }
         } else {

@@ -1,6 +1,7 @@
 //! The end-to-end tests: one binary, a module per area.
 //!
 //! - `flow`: create user → new session → refresh through the real handlers over real HTTP to the sandbox;
+//! - `lifecycle`: after the Connect page: accounts, reconnects and erasures, with their cut points and faults;
 //! - `ownership`: the ownership table through the real SDK against moto: one user per caller, concurrency, quotas, migration, the table down;
 //! - `deploy`: aliases, CodeDeploy, rollback alarms, the hook and route scopes as written, and (`--ignored`) as SAM translates them;
 //! - `deploy_hook`: the pre-traffic hook (`deploy-check`) runs the five real binaries' self-tests through a stand-in for Lambda's Invoke and reports to a stand-in for CodeDeploy;
@@ -35,6 +36,7 @@ mod deploy_hook;
 mod errors;
 mod events;
 mod flow;
+mod lifecycle;
 mod logs;
 mod metrics;
 mod oncall;

@@ -39,6 +39,8 @@ fn domain(metric: &str, dimension: &str, t: &Yaml) -> Vec<String> {
         ("Outcome", "RolleeCalls") => owned(&catalogue::ROLLEE_OUTCOMES),
         ("Outcome", "RotationSteps") => owned(&catalogue::ROTATION_OUTCOMES),
         ("Outcome", "WebhookDeliveries") => owned(&catalogue::WEBHOOK_OUTCOMES),
+        ("Screen", _) => owned(&rollee_shared::webhook::kind::SCREENS),
+        ("ConnectionStatus", _) => owned(&rollee_shared::webhook::kind::CONNECTION_STATUSES),
         other => panic!("no known values for {other:?}"),
     }
 }

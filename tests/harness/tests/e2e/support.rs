@@ -246,6 +246,36 @@ pub async fn state_on_table(
         .expect("state builds")
 }
 
+/// The state of a function that publishes (erase-user): a new table and a
+/// new bus of its own on [`shared_moto`], the JWT from ROLLEE_TOKEN.
+pub async fn bus_state(sandbox: &Sandbox) -> State {
+    bus_state_on(sandbox, &local_table().await, true).await.0
+}
+
+/// The same on an existing table; the bus created only when `bus_exists`.
+/// Returns the bus too.
+pub async fn bus_state_on(
+    sandbox: &Sandbox,
+    table: &str,
+    bus_exists: bool,
+) -> (State, Option<rollee_harness::bus::Bus>) {
+    let name = format!("bus-{}", uuid::Uuid::new_v4().simple());
+    let bus = if bus_exists {
+        Some(crate::webhooks::create_bus(&name).await)
+    } else {
+        None
+    };
+    let state = state_on_table(
+        shared_moto(),
+        sandbox,
+        &[("ROLLEE_TOKEN", JWT), ("EVENT_BUS_NAME", &name)],
+        test_options(),
+        table,
+    )
+    .await;
+    (state, bus)
+}
+
 /// A new, empty ownership table on [`shared_moto`]; its name.
 pub async fn local_table() -> String {
     let table = format!("ownership-{}", uuid::Uuid::new_v4().simple());
@@ -337,6 +367,37 @@ pub async fn new_session(state: &State, e: &Value) -> Answer {
 
 pub async fn refresh_url(state: &State, e: &Value) -> Answer {
     answer(rollee_shared::app::respond(state, &request(e), refresh_url::handle).await)
+}
+
+pub async fn list_accounts(state: &State, e: &Value) -> Answer {
+    answer(rollee_shared::app::respond(state, &request(e), list_accounts::handle).await)
+}
+
+pub async fn reconnect_account(state: &State, e: &Value) -> Answer {
+    answer(rollee_shared::app::respond(state, &request(e), reconnect_account::handle).await)
+}
+
+pub async fn erase_user(state: &State, e: &Value) -> Answer {
+    answer(rollee_shared::app::respond(state, &request(e), erase_user::handle).await)
+}
+
+/// An event with its account id (path and `pathParameters`) replaced.
+pub fn with_account(mut e: Value, account: &str) -> Value {
+    e["rawPath"] = format!("/accounts/{account}/reconnect").into();
+    e["requestContext"]["http"]["path"] = e["rawPath"].clone();
+    e["pathParameters"]["account_id"] = account.into();
+    e
+}
+
+/// An event of a `/users/{user_id}…` route with its user id replaced,
+/// keeping the rest of its path.
+pub fn for_user(mut e: Value, user: &str) -> Value {
+    let old = e["pathParameters"]["user_id"].as_str().unwrap().to_owned();
+    let path = e["rawPath"].as_str().unwrap().replacen(&old, user, 1);
+    e["rawPath"] = path.clone().into();
+    e["requestContext"]["http"]["path"] = path.into();
+    e["pathParameters"]["user_id"] = user.into();
+    e
 }
 
 /// Records the session token of a successful answer, so that the leak check watches it.

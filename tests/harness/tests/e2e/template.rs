@@ -57,7 +57,7 @@ fn each_function_runs_as_its_own_role_which_only_lambda_may_assume_and_has_no_ma
         );
         assert!(roles.insert(role.clone()), "{role} is shared");
     }
-    assert_eq!(roles.len(), 6);
+    assert_eq!(roles.len(), 9);
 }
 
 #[test]
@@ -78,17 +78,19 @@ fn the_only_iam_resources_are_the_functions_roles() {
 }
 
 /// The prefixes of the ownership table's keys, as the code writes them.
-const KEY_PREFIXES: [&str; 5] = ["caller", "delivery", "quota", "session", "user"];
+const KEY_PREFIXES: [&str; 6] = ["account", "caller", "delivery", "quota", "session", "user"];
 
 #[test]
 fn the_roles_key_prefixes_are_the_ones_the_store_writes() {
     let mut written = BTreeSet::new();
-    for file in ["mod.rs", "delivery.rs"] {
+    for file in ["mod.rs", "delivery.rs", "lifecycle.rs"] {
         let code =
             std::fs::read_to_string(crate::support::root().join("shared/src/store").join(file))
                 .unwrap();
         for part in code.split("format!(\"").skip(1) {
-            if let Some((prefix, _)) = part.split_once('#') {
+            if let Some((prefix, _)) = part.split_once('#')
+                && prefix.chars().all(|c| c.is_ascii_lowercase())
+            {
                 written.insert(prefix.to_owned());
             }
         }
@@ -209,6 +211,44 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
                 ),
                 "kms:Decrypt",
             ),
+            // A user's accounts, recorded in one batch; adopting its user.
+            "ListAccountsFunction" => (
+                serving(
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:BatchWriteItem]",
+                    r#"["account#*", "caller#*", "user#*"]"#,
+                ),
+                "kms:Decrypt",
+            ),
+            // The account's owner (recorded once), its user, the session and quota.
+            "ReconnectAccountFunction" => (
+                serving(
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+                    r#"["account#*", "caller#*", "quota#*", "session#*", "user#*"]"#,
+                ),
+                "kms:Decrypt",
+            ),
+            // Every item of a user, found through the index; user.erased on the bus.
+            "EraseUserFunction" => (
+                format!(
+                    r#"{}
+            - Effect: Allow
+              Action: dynamodb:Query
+              Resource: !Sub ${{OwnershipTable.Arn}}/index/by-user
+            - Effect: Allow
+              Action: events:PutEvents
+              Resource: !GetAtt EventBus.Arn
+            - Effect: Allow
+              Action: events:DescribeEventBus
+              Resource: !GetAtt EventBus.Arn
+            "#,
+                    serving(
+                        "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem, dynamodb:BatchWriteItem]",
+                        r#"["account#*", "caller#*", "quota#*", "session#*", "user#*"]"#,
+                    )
+                    .trim_end()
+                ),
+                "kms:Decrypt",
+            ),
             // The rotation: read, describe, write a version, move its labels;
             // no table. It writes, so with a key it also encrypts.
             "RotateTokenFunction" => (
@@ -236,7 +276,7 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
               Resource: !GetAtt OwnershipTable.Arn
               Condition:
                 ForAllValues:StringLike:
-                  dynamodb:LeadingKeys: ["delivery#*"]
+                  dynamodb:LeadingKeys: ["account#*", "delivery#*"]
             - Effect: Allow
               Action: dynamodb:GetItem
               Resource: !GetAtt OwnershipTable.Arn
@@ -265,6 +305,9 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
                 - !Sub ${{CreateUserFunction.Arn}}:*
                 - !Sub ${{NewSessionFunction.Arn}}:*
                 - !Sub ${{RefreshUrlFunction.Arn}}:*
+                - !Sub ${{ListAccountsFunction.Arn}}:*
+                - !Sub ${{ReconnectAccountFunction.Arn}}:*
+                - !Sub ${{EraseUserFunction.Arn}}:*
                 - !Sub ${{RotateTokenFunction.Arn}}:*
                 - !Sub ${{WebhookFunction.Arn}}:*
             - Effect: Allow
@@ -312,7 +355,7 @@ fn every_log_group_is_retained_after_the_stack_and_keeps_logs_log_retention_days
     let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
     assert_eq!(
         groups.len(),
-        7,
+        10,
         "one per function and the access logs: {groups:?}"
     );
     for id in groups {
