@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::lease::Lease;
 use super::{Store, StoreError, TTL, held, measured, n, now, s, store_error, text};
 
 /// How long a delivery is remembered: far beyond Rollee's three days of
@@ -43,34 +44,16 @@ fn key(digest: &str) -> super::AttributeValue {
 impl Store {
     /// Claims the delivery whose body hashes to `digest` (lowercase hex).
     pub async fn claim_delivery(&self, digest: &str) -> Result<Claim, StoreError> {
-        let now = now();
         let claim = Uuid::new_v4();
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(super::KEY, key(digest))
-            .item("state", s("claimed"))
-            .item("claim", s(claim.to_string()))
-            .item("lease_until", n(now + DELIVERY_LEASE.as_secs()))
-            .item(TTL, n(now + DELIVERY_MEMORY.as_secs()))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR (#state = :claimed AND lease_until < :now)",
-            )
-            .expression_attribute_names("#pk", super::KEY)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":now", n(now));
-        let result = measured("PutItem", request.send()).await;
-        if held(result)? {
-            return Ok(Claim::Claimed(claim));
+        let expires_at = now() + DELIVERY_MEMORY.as_secs();
+        match self
+            .claim_lease(key(digest), claim, DELIVERY_LEASE, Some(expires_at))
+            .await?
+        {
+            Lease::Taken => Ok(Claim::Claimed(claim)),
+            Lease::Held(item) if text(&item, "state") == Some("published") => Ok(Claim::Published),
+            Lease::Held(_) => Ok(Claim::InProgress),
         }
-        let item = self.get(key(digest)).await?;
-        Ok(match item.as_ref().and_then(|item| text(item, "state")) {
-            Some("published") => Claim::Published,
-            // Lapsed or gone between the two calls: a retry claims it.
-            _ => Claim::InProgress,
-        })
     }
 
     /// Marks a claimed delivery as published.

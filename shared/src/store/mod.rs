@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 mod calls;
 pub mod delivery;
+mod lease;
 pub mod lifecycle;
 pub use calls::StoreError;
 use calls::{held, measured, store_error};
@@ -177,26 +178,10 @@ impl Store {
     /// Claims the creation of `sub`'s Rollee user with `claim`, if no one holds
     /// a live claim and the caller has no user. `false`: someone else does.
     pub async fn claim(&self, sub: &str, claim: Uuid) -> Result<bool, StoreError> {
-        let now = now();
-        let result = measured(
-            "PutItem",
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item(KEY, caller_key(sub))
-                .item("state", s("claimed"))
-                .item("claim", s(claim.to_string()))
-                .item("lease_until", n(now + CLAIM_LEASE.as_secs()))
-                .condition_expression(
-                    "attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)",
-                )
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":claimed", s("claimed"))
-                .expression_attribute_values(":now", n(now))
-                .send(),
-        )
-        .await;
-        held(result)
+        let lease = self
+            .claim_lease(caller_key(sub), claim, CLAIM_LEASE, None)
+            .await?;
+        Ok(matches!(lease, lease::Lease::Taken))
     }
 
     /// Gives up `claim` (Rollee definitely created no user): the caller's next
