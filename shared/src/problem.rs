@@ -2,11 +2,15 @@
 //!
 //! [`Problem`] is the error table: one variant per row, and one `match` each
 //! for its status, its `type` and its title. `detail` is written for the app's
-//! developer; nothing from Rollee's answers is copied into it.
+//! developer; nothing from Rollee's answers is copied into it. A failure of
+//! Rollee or of the table becomes its row here too.
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+
+use crate::rollee::RolleeError;
+use crate::store::StoreError;
 
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:rollee-connect:problem:";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -154,6 +158,12 @@ impl ApiError {
         self
     }
 
+    /// The seconds the client should wait before retrying (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after = seconds;
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.problem.status()
     }
@@ -227,6 +237,64 @@ impl ApiError {
     }
 }
 
+// ------------------------------------------- failures of Rollee and the table
+
+/// A failure of a Rollee call, as the app sees it. `NotFound` is for the
+/// operation to word, since what was not found depends on the call; reaching
+/// this mapping, it is a 502.
+impl From<RolleeError> for ApiError {
+    fn from(error: RolleeError) -> Self {
+        let (problem, detail) = match &error {
+            RolleeError::RateLimited { .. } => (
+                Problem::RateLimited,
+                "Rollee's rate limit was reached; retry later (see Retry-After when present).",
+            ),
+            RolleeError::Status { .. } | RolleeError::NotFound => (
+                Problem::UpstreamError,
+                "Rollee answered with an error; retry later.",
+            ),
+            RolleeError::Malformed(_) => (
+                Problem::UpstreamError,
+                "Rollee's answer could not be understood; retry later.",
+            ),
+            RolleeError::Unreachable(_) => (
+                Problem::UpstreamError,
+                "Rollee could not be reached; retry later.",
+            ),
+            RolleeError::Unauthorized => (
+                Problem::UpstreamCredentials,
+                "Rollee rejected this server's credentials; the operator must update the Rollee JWT secret.",
+            ),
+            RolleeError::Token(_) => (
+                Problem::UpstreamCredentials,
+                "This server could not read its Rollee credentials; the operator must check the secret.",
+            ),
+            RolleeError::Timeout => (
+                Problem::UpstreamTimeout,
+                "Rollee did not answer within this server's time budget; retry later.",
+            ),
+        };
+        let retry_after = match error {
+            RolleeError::RateLimited { retry_after } => retry_after,
+            _ => None,
+        };
+        ApiError::new(problem, detail)
+            .with_retry_after(retry_after)
+            .with_cause(error)
+    }
+}
+
+/// The table failing is its own problem: the app retries later.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::new(
+            Problem::StoreUnavailable,
+            "This server's ownership table is unavailable; retry later.",
+        )
+        .with_cause(error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,7 +336,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_sent_only_when_known() {
-        let mut e = ApiError::new(Problem::RateLimited, "d");
+        let e = ApiError::new(Problem::RateLimited, "d");
         assert!(
             e.clone()
                 .into_response("r")
@@ -276,7 +344,46 @@ mod tests {
                 .get(header::RETRY_AFTER)
                 .is_none()
         );
-        e.retry_after = Some(7);
+        let e = e.with_retry_after(Some(7));
         assert_eq!(e.into_response("r").headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn every_rollee_failure_maps_to_its_row_of_the_error_table() {
+        use crate::token::TokenError;
+        let cases = [
+            (RolleeError::NotFound, 502),
+            (
+                RolleeError::RateLimited {
+                    retry_after: Some(7),
+                },
+                429,
+            ),
+            (RolleeError::Status { status: 500 }, 502),
+            (RolleeError::Malformed("x"), 502),
+            (RolleeError::Unauthorized, 503),
+            (
+                RolleeError::Token(TokenError::Malformed {
+                    secret_id: "s".into(),
+                }),
+                503,
+            ),
+            (RolleeError::Timeout, 504),
+            (RolleeError::Unreachable("refused".into()), 502),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!(e.status(), status, "{e:?}");
+            assert_eq!(e.cause.as_deref(), Some(shown.as_str()));
+        }
+        let limited = ApiError::from(RolleeError::RateLimited {
+            retry_after: Some(7),
+        });
+        assert_eq!(limited.retry_after, Some(7));
+        assert_eq!(
+            ApiError::from(RolleeError::RateLimited { retry_after: None }).retry_after,
+            None
+        );
     }
 }

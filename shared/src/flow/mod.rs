@@ -21,61 +21,7 @@ pub use lifecycle::{USER_ERASED, accounts, erase, reconnect};
 use crate::problem::{ApiError, Problem};
 use crate::request::Caller;
 use crate::rollee::{RolleeClient, RolleeError, Session};
-use crate::store::{CallerRecord, Store, StoreError};
-
-/// A failure of a Rollee call, as the app sees it. `NotFound` is for the
-/// operation to word, since what was not found depends on the call; reaching
-/// this mapping, it is a 502.
-impl From<RolleeError> for ApiError {
-    fn from(error: RolleeError) -> Self {
-        let (problem, detail) = match &error {
-            RolleeError::RateLimited { .. } => (
-                Problem::RateLimited,
-                "Rollee's rate limit was reached; retry later (see Retry-After when present).",
-            ),
-            RolleeError::Status { .. } | RolleeError::NotFound => (
-                Problem::UpstreamError,
-                "Rollee answered with an error; retry later.",
-            ),
-            RolleeError::Malformed(_) => (
-                Problem::UpstreamError,
-                "Rollee's answer could not be understood; retry later.",
-            ),
-            RolleeError::Unreachable(_) => (
-                Problem::UpstreamError,
-                "Rollee could not be reached; retry later.",
-            ),
-            RolleeError::Unauthorized => (
-                Problem::UpstreamCredentials,
-                "Rollee rejected this server's credentials; the operator must update the Rollee JWT secret.",
-            ),
-            RolleeError::Token(_) => (
-                Problem::UpstreamCredentials,
-                "This server could not read its Rollee credentials; the operator must check the secret.",
-            ),
-            RolleeError::Timeout => (
-                Problem::UpstreamTimeout,
-                "Rollee did not answer within this server's time budget; retry later.",
-            ),
-        };
-        let mut api = ApiError::new(problem, detail);
-        if let RolleeError::RateLimited { retry_after } = error {
-            api.retry_after = retry_after;
-        }
-        api.with_cause(error)
-    }
-}
-
-/// The table failing is its own problem: the app retries later.
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        ApiError::new(
-            Problem::StoreUnavailable,
-            "This server's ownership table is unavailable; retry later.",
-        )
-        .with_cause(error)
-    }
-}
+use crate::store::{CallerRecord, Store};
 
 /// How long `POST /users` waits for a concurrent first call of the same
 /// caller to finish creating its user, before answering 409.
@@ -102,12 +48,11 @@ async fn within_quota(store: &Store, caller: &Caller) -> Result<(), ApiError> {
         Err(seconds) => {
             tracing::info!("a caller is over its quota of Connect sessions per minute");
             crate::metrics::quota_rejected();
-            let mut e = ApiError::new(
+            Err(ApiError::new(
                 Problem::RateLimited,
                 "This user asked for too many Connect sessions in the last minute; retry after Retry-After seconds.",
-            );
-            e.retry_after = Some(seconds);
-            Err(e)
+            )
+            .with_retry_after(Some(seconds)))
         }
     }
 }
@@ -151,12 +96,11 @@ pub async fn find_or_create_user(
             }
             CallerRecord::Claimed { lease_until } if lease_until > crate::store::now() => {
                 if Instant::now() + POLL > waiting_ends {
-                    let mut e = ApiError::new(
+                    return Err(ApiError::new(
                         Problem::InProgress,
                         "This user's Rollee user is still being created by another request; retry in a few seconds.",
-                    );
-                    e.retry_after = Some(2);
-                    return Err(e);
+                    )
+                    .with_retry_after(Some(2)));
                 }
                 tokio::time::sleep(POLL).await;
             }
@@ -367,49 +311,5 @@ async fn mint(
             client.refresh_session(current.id, deadline).await
         }
         other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_rollee_failure_maps_to_its_row_of_the_error_table() {
-        use crate::token::TokenError;
-        let cases = [
-            (RolleeError::NotFound, 502),
-            (
-                RolleeError::RateLimited {
-                    retry_after: Some(7),
-                },
-                429,
-            ),
-            (RolleeError::Status { status: 500 }, 502),
-            (RolleeError::Malformed("x"), 502),
-            (RolleeError::Unauthorized, 503),
-            (
-                RolleeError::Token(TokenError::Malformed {
-                    secret_id: "s".into(),
-                }),
-                503,
-            ),
-            (RolleeError::Timeout, 504),
-            (RolleeError::Unreachable("refused".into()), 502),
-        ];
-        for (error, status) in cases {
-            let shown = error.to_string();
-            let e = ApiError::from(error);
-            assert_eq!(e.status(), status, "{e:?}");
-            assert_eq!(e.cause.as_deref(), Some(shown.as_str()));
-        }
-        let limited = ApiError::from(RolleeError::RateLimited {
-            retry_after: Some(7),
-        });
-        assert_eq!(limited.retry_after, Some(7));
-        assert_eq!(
-            ApiError::from(RolleeError::RateLimited { retry_after: None }).retry_after,
-            None
-        );
     }
 }

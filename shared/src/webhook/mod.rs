@@ -480,12 +480,11 @@ async fn receive(
         // Not a failure to hide from Rollee: the request holding the claim
         // answers its own delivery (and that one is retried if it fails).
         Claim::InProgress => {
-            let mut e = ApiError::new(
+            return Err(ApiError::new(
                 Problem::InProgress,
                 "The same delivery is being published right now.",
-            );
-            e.retry_after = Some(5);
-            return Err(e);
+            )
+            .with_retry_after(Some(5)));
         }
     };
     match publish(receiver, event, &digest).await {
