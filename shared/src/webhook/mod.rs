@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod event;
 pub mod kind;
+mod redact;
 mod selftest;
 
 use std::sync::{Arc, Mutex};
