@@ -3,7 +3,8 @@
 # ports, then
 #   1. schemathesis: requests generated from docs/openapi.yaml (its examples,
 #      every schema boundary, random and schema-violating data, and the links
-#      POST /users → new session → refresh) sent through make dev's front door
+#      POST /users → new session → refresh, POST /users → its accounts →
+#      reconnect → refresh, POST /users → erase) sent through make dev's front door
 #      (WEB_PORT, which forwards to the functions as API Gateway does), each
 #      answer checked against the document; no 5xx allowed; at least
 #      CONTRACT_MIN_REQUESTS requests per route;
@@ -21,7 +22,7 @@ export WEB_PORT=${CONTRACT_WEB_PORT:-9740}
 export DEV_TOKEN=contract-test-jwt-4b1d
 # One caller sends thousands of requests here: not what the quota is about.
 export SESSIONS_PER_CALLER_PER_MINUTE=10000
-max_examples=${CONTRACT_MAX_EXAMPLES:-150}
+max_examples=${CONTRACT_MAX_EXAMPLES:-200}
 min_requests=${CONTRACT_MIN_REQUESTS:-200}
 web="http://127.0.0.1:$WEB_PORT"
 venv=$root/.venv/test/bin
@@ -52,20 +53,33 @@ for _ in $(seq 1 300); do
 done
 # Each function is built and started on its first call: not inside the run's timeouts.
 # (Until cargo lambda watch listens, the front door answers 502.)
-for path in /users /users/00000000-0000-4000-8000-000000000000/sessions /sessions/refresh; do
+nobody=00000000-0000-4000-8000-000000000000
+for route in "POST /users" "POST /users/$nobody/sessions" "POST /sessions/refresh" \
+  "GET /users/$nobody/accounts" "POST /accounts/$nobody/reconnect" "DELETE /users/$nobody"; do
+  method=${route%% *} path=${route#* }
   for _ in $(seq 1 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' -m 600 -X POST "$web$path" -H 'Authorization: Bearer contract' || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 600 -X "$method" "$web$path" -H 'Authorization: Bearer contract' || true)
     case "$code" in 2?? | 4??) continue 2 ;; esac
     kill -0 "$make_pid" 2>/dev/null || fail "make dev stopped"
     sleep 1
   done
-  fail "POST $path never answered (last status $code)"
+  fail "$route never answered (last status $code)"
 done
+# The caller's user with one connected account (the sandbox's Connect page's
+# button): the links POST /users → GET accounts → reconnect reach a real
+# account while no erasure has happened yet (the erasure link then makes
+# new users without accounts: most reconnects are 404s; its 201 is checked
+# by tests/harness/tests/e2e/openapi.rs, make client and the browser test).
+connect_url=$(curl -s -X POST "$web/users" -H 'Authorization: Bearer contract' \
+  | "$venv/python" -c 'import json, sys; print(json.load(sys.stdin)["connect_url"])') \
+  || fail "POST /users for the seeded account"
+curl -s -f -o /dev/null -X POST "$connect_url/connect" || fail "the sandbox's Connect page did not connect an account"
 echo "contract: make dev ready in $((SECONDS - started)) s"
 
 started=$SECONDS
 set +e
-(cd "$work" && "$venv/schemathesis" run "$root/docs/openapi.yaml" --url "$web" \
+(cd "$work" && "$venv/schemathesis" --config-file "$root/tests/contract/schemathesis.toml" \
+  run "$root/docs/openapi.yaml" --url "$web" \
   --header 'Authorization: Bearer contract-test' \
   --checks all \
   --exclude-checks ignored_auth,unsupported_method \

@@ -19,6 +19,9 @@ ROUTES = [
     ("POST /users", re.compile(r"^/users$")),
     ("POST /users/{user_id}/sessions", re.compile(r"^/users/[^/]+/sessions$")),
     ("POST /sessions/refresh", re.compile(r"^/sessions/refresh$")),
+    ("GET /users/{user_id}/accounts", re.compile(r"^/users/[^/]+/accounts$")),
+    ("POST /accounts/{account_id}/reconnect", re.compile(r"^/accounts/[^/]+/reconnect$")),
+    ("DELETE /users/{user_id}", re.compile(r"^/users/[^/]+$")),
     ("POST /webhooks/rollee", re.compile(r"^/webhooks/rollee$")),
 ]
 WEBHOOK = "POST /webhooks/rollee"
