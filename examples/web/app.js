@@ -5,7 +5,7 @@
 // repository from any static host (this page at /examples/web/, the client
 // at /clients/typescript/dist/) and point it at a deployed stack.
 // docs/api.md is the contract it follows.
-import { ConnectClient, ConnectError } from "../../clients/typescript/dist/index.js";
+import { ConnectClient, ConnectError, RECONNECTABLE } from "../../clients/typescript/dist/index.js";
 
 // A session counts as expiring this long before its end, and is then
 // refreshed by itself (ConnectSession.fresh: at most once, and the client
@@ -24,6 +24,7 @@ const MESSAGES = {
   "upstream-error": "Our connection partner is having trouble. Please try again in a few seconds.",
   "upstream-credentials": "Connecting accounts is unavailable right now. We are on it; please try again later.",
   "store-unavailable": "The service is busy right now. Please try again in a few seconds.",
+  "event-bus-unavailable": "Your data was erased, but the confirmation did not go through. Please try again to finish.",
   "upstream-timeout": "Our connection partner is slow to answer. Please try again in a few seconds.",
   "internal": "Something went wrong on our side. Please try again later.",
 };
@@ -36,6 +37,16 @@ const GATEWAY_MESSAGES = {
   503: "The service is unavailable right now. Please try again shortly.",
 };
 const FALLBACK = "Something went wrong. Please try again.";
+// What the end user reads for each account status (GET /users/{user_id}/accounts).
+const STATUS_LABELS = {
+  connected: "Connected",
+  disconnected: "Disconnected: reconnect it to keep your data flowing",
+  error: "Connection error: reconnecting may fix it",
+  pending: "Connecting…",
+  unknown: "Status unknown",
+};
+// A 404 on the user's own routes: the user was erased (or is not this caller's).
+const USER_GONE = "This user no longer exists: its data was erased (the server answered 404).";
 
 /** The end user's message for a failed call (a ConnectError). */
 function humanMessage(error) {
@@ -57,6 +68,8 @@ const state = {
   session: null,       // the ConnectSession shown
   refreshing: false,
   refreshCalls: 0,     // POST /sessions/refresh sent, for the browser test
+  userId: null,        // the Rollee user of the last session (for its accounts and its erasure)
+  frameLoads: 0,       // loads of the Connect frame since its session was set
 };
 
 const $ = (id) => document.getElementById(id);
@@ -85,6 +98,15 @@ async function withRetry(fn) {
 
 function useSession(session, note) {
   state.session = session;
+  if (state.userId !== session.userId) {
+    // Another user (the first, or a new one after an erasure): its list is not known yet.
+    renderAccounts([]);
+    $("accounts-note").textContent = "Connect an account on the Connect page above; the list shows it then.";
+  }
+  state.userId = session.userId;
+  state.frameLoads = 0;
+  $("accounts-section").hidden = false;
+  $("erase-section").hidden = false;
   $("session").hidden = false;
   $("session-id").textContent = session.sessionId;
   $("user-id").textContent = session.userId;
@@ -169,7 +191,119 @@ async function anotherSession() {
 }
 
 function busy(on) {
-  for (const id of ["connect-button", "refresh-button", "new-session-button"]) $(id).disabled = on;
+  for (const id of ["connect-button", "refresh-button", "new-session-button", "list-accounts-button", "erase-button", "erase-yes"]) {
+    $(id).disabled = on;
+  }
+  for (const b of document.querySelectorAll("[data-testid=reconnect]")) b.disabled = on;
+}
+
+/** GET /users/{user_id}/accounts: the list, each with its status, and "Reconnect" where it helps. */
+async function loadAccounts() {
+  if (!state.userId) return;
+  const userId = state.userId;
+  $("accounts-note").textContent = "Loading…";
+  try {
+    const accounts = await state.client.listAccounts(userId);
+    if (state.userId !== userId) return;
+    renderAccounts(accounts);
+    $("accounts-note").textContent = accounts.length
+      ? `${accounts.length} account${accounts.length > 1 ? "s" : ""} for Rollee user ${userId}.`
+      : "No account yet: connect one on the Connect page above.";
+  } catch (e) {
+    renderAccounts([]);
+    if (e instanceof ConnectError && e.is("not-found")) {
+      $("accounts-note").textContent = USER_GONE;
+      $("accounts-note").dataset.gone = "true";
+    } else {
+      $("accounts-note").textContent = humanMessage(e);
+      if (e.status === 401) signOut();
+    }
+  }
+}
+
+function renderAccounts(accounts) {
+  const list = $("accounts");
+  list.replaceChildren();
+  delete $("accounts-note").dataset.gone;
+  for (const a of accounts) {
+    const item = document.createElement("li");
+    item.dataset.testid = "account";
+    item.dataset.accountId = a.account_id;
+    item.dataset.status = a.status;
+    const name = document.createElement("code");
+    name.textContent = a.datasource_id ?? a.account_id;
+    name.title = `account ${a.account_id}`;
+    const status = document.createElement("span");
+    status.className = `status status-${a.status}`;
+    status.dataset.testid = "account-status";
+    status.textContent = STATUS_LABELS[a.status] || STATUS_LABELS.unknown;
+    const since = document.createElement("span");
+    since.className = "muted";
+    // Shown as Rollee gave it; null is not invented.
+    since.textContent = a.updated_at ? `since ${new Date(a.updated_at).toLocaleString()}` : "";
+    item.append(name, status, since);
+    if (RECONNECTABLE.includes(a.status)) {
+      const button = document.createElement("button");
+      button.dataset.testid = "reconnect";
+      button.textContent = "Reconnect";
+      button.onclick = () => reconnect(a.account_id);
+      item.append(button);
+    }
+    list.append(item);
+  }
+}
+
+/** POST /accounts/{account_id}/reconnect: its Connect page opens as any session's does. */
+async function reconnect(accountId) {
+  busy(true);
+  try {
+    const s = await withRetry(() => state.client.reconnect(accountId));
+    useSession(s, "Rollee Connect is open below to reconnect your account.");
+  } catch (e) {
+    show(humanMessage(e), true);
+    if (e instanceof ConnectError && e.is("not-found")) loadAccounts(); // gone meanwhile: show the list as it is
+    if (e.status === 401) signOut();
+  } finally {
+    busy(false);
+  }
+}
+
+/** "Erase my data": a confirmation in the page, then DELETE /users/{user_id}. */
+function askErase() {
+  $("erase-confirm").hidden = false;
+  $("erase-yes").focus();
+}
+
+async function erase() {
+  const userId = state.userId;
+  if (!userId) return;
+  busy(true);
+  try {
+    await state.client.eraseUser(userId);
+    erased(userId, "Your data was erased, at Rollee and on our server.");
+  } catch (e) {
+    if (e instanceof ConnectError && e.is("not-found")) {
+      erased(userId, USER_GONE);
+    } else {
+      // A 5xx: the same request again finishes the erasure.
+      show(humanMessage(e), true);
+      if (e.status === 401) signOut();
+    }
+  } finally {
+    busy(false);
+  }
+}
+
+/** The user is gone: no session to show; the list, reloaded, answers 404. */
+function erased(userId, note) {
+  $("erase-confirm").hidden = true;
+  state.session = null;
+  $("session").hidden = true;
+  $("connect-frame").removeAttribute("src");
+  state.frameLoads = 0;
+  renderAccounts([]);
+  $("accounts-note").textContent = `Rollee user ${userId} was erased. "Connect your account" starts again with a new user.`;
+  show(note, false);
 }
 
 function signIn(apiUrl, token, who) {
@@ -197,6 +331,9 @@ function signedIn(who) {
 
 function signOut() {
   state.session = null;
+  state.userId = null;
+  $("accounts-section").hidden = true;
+  $("erase-section").hidden = true;
   $("connect").hidden = true;
   $("signed-in").hidden = true;
   start();
@@ -229,8 +366,18 @@ async function start() {
 $("connect-button").onclick = connect;
 $("refresh-button").onclick = () => refresh();
 $("new-session-button").onclick = anotherSession;
+$("list-accounts-button").onclick = () => loadAccounts();
+$("erase-button").onclick = askErase;
+$("erase-cancel").onclick = () => { $("erase-confirm").hidden = true; };
+$("erase-yes").onclick = erase;
+// The Connect frame's first load is its session's page; a later one is the
+// page after its button (an account connected or reconnected): the list changed.
+$("connect-frame").onload = () => {
+  state.frameLoads += 1;
+  if (state.frameLoads > 1 && state.userId) loadAccounts();
+};
 setInterval(tick, 1000);
 start();
 
 // For the browser test: the messages, as the page shows them, and the refreshes sent.
-window.rolleeExample = { humanMessage, MESSAGES, ConnectError, refreshCalls: () => state.refreshCalls };
+window.rolleeExample = { humanMessage, MESSAGES, STATUS_LABELS, ConnectError, refreshCalls: () => state.refreshCalls };

@@ -1,9 +1,13 @@
 """The example web app (examples/web/) in headless Chromium, against a running
 `make dev`: sign in as the local dev user, POST /users, open Rollee Connect
 (the sandbox's page) in the app, time left, a problem turned into a human
-message, expiry and the automatic refresh; the same with the page's clock an
-hour fast and an hour slow (the countdown still right, one refresh near the
-end and no storm); then a screenshot.
+message, expiry and the automatic refresh; then the user's accounts: one
+connected on the Connect page shows as connected, flipped to disconnected with
+the sandbox's control it shows a "Reconnect", reconnected through the
+sandbox's page it shows connected again; then "Erase my data" with its
+confirmation, and the user is gone (the list answers 404, shown as such);
+the same flow with the page's clock an hour fast and an hour slow (the
+countdown still right, one refresh near the end and no storm); a screenshot.
 
     python tests/web/test_example.py --web http://127.0.0.1:9400 \
         --sandbox http://127.0.0.1:9100 --chromium /usr/bin/chromium --screenshot target/web-example.png
@@ -52,7 +56,8 @@ def sandbox(base, path, body=None, method="POST"):
         return json.loads(r.read() or b"{}")
 
 
-SESSION_ROUTES = re.compile(r"/(users|users/[^/]+/sessions|sessions/refresh)$")
+SESSION_ROUTES = re.compile(r"/(users|users/[^/]+/sessions|sessions/refresh|accounts/[^/]+/reconnect)$")
+LIFECYCLE_ROUTES = re.compile(r"/(users/[^/]+/accounts|accounts/[^/]+/reconnect|users/[^/]+)$")
 
 
 class Network:
@@ -61,6 +66,10 @@ class Network:
     def __init__(self, page):
         self.requests = []
         self.responses = []
+        self.lifecycle = []  # (method, path with ids as {id}, status) of the lifecycle routes' answers
+        page.on("response", lambda r: self.lifecycle.append(
+            (r.request.method, re.sub(r"[0-9a-f-]{36}", "{id}", urllib.parse.urlparse(r.url).path), r.status))
+                if LIFECYCLE_ROUTES.search(urllib.parse.urlparse(r.url).path) and r.request.method != "OPTIONS" else None)
         page.on("request", lambda r: self.requests.append(urllib.parse.urlparse(r.url).path)
                 if r.method == "POST" and SESSION_ROUTES.search(urllib.parse.urlparse(r.url).path) else None)
         page.on("response", lambda r: self.responses.append((time.monotonic(), r))
@@ -149,12 +158,10 @@ def main():
     started = time.monotonic()
 
     spec = yaml.safe_load((ROOT / "docs/openapi.yaml").read_text())
-    # The app's problem types: all of them but those only Rollee's webhook
-    # deliveries get (docs/api.md says which).
-    webhook_only = {"urn:rollee-connect:problem:event-bus-unavailable"}
-    problem_types = [
-        t for t in spec["components"]["schemas"]["Problem"]["properties"]["type"]["enum"] if t not in webhook_only
-    ]
+    # Every problem type reaches the app (event-bus-unavailable through
+    # DELETE /users/{user_id}), each with its human message.
+    problem_types = spec["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+    statuses = spec["components"]["schemas"]["Account"]["properties"]["status"]["enum"]
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
@@ -228,11 +235,81 @@ def main():
         time.sleep(3)
         check("one automatic refresh", net.count("/sessions/refresh") == before + 1, net.requests)
 
-        # 6, 7. The page's clock an hour fast, then an hour slow.
+        # 6. The user's accounts: connect one on the Connect page (the
+        #    sandbox's button): the list reloads by itself and shows it connected.
+        labels = page.evaluate("window.rolleeExample.STATUS_LABELS")
+        check(f"each of the {len(statuses)} account statuses has a label", all(labels.get(s) for s in statuses), labels)
+        expect(page.get_by_test_id("accounts-section")).to_be_visible()
+        frame.locator("#connect-account").click()
+        expect(frame.locator("#status")).to_contain_text("Account connected")
+        account = page.get_by_test_id("account")
+        expect(account).to_have_count(1)
+        expect(account).to_have_attribute("data-status", "connected")
+        expect(account.get_by_test_id("account-status")).to_have_text(labels["connected"])
+        check("after connecting, the list shows the account connected", True)
+        check("a connected account has no Reconnect", account.get_by_test_id("reconnect").count() == 0)
+        account_id = account.get_attribute("data-account-id")
+        check("the list names the account the Connect page connected",
+              account_id == frame.locator("#account-id").inner_text(), account_id)
+
+        # Rollee disconnects it (the sandbox's control); the reloaded list says so, with a Reconnect.
+        sandbox(args.sandbox, f"/_sandbox/accounts/{account_id}", {"connected": False})
+        page.get_by_test_id("list-accounts").click()
+        expect(account).to_have_attribute("data-status", "disconnected")
+        expect(account.get_by_test_id("account-status")).to_have_text(labels["disconnected"])
+        expect(account.get_by_test_id("reconnect")).to_be_visible()
+        check("disconnected at Rollee, the reloaded list shows it disconnected with a Reconnect", True)
+
+        # Reconnect: its Connect page opens in the app like any session's; its button reconnects.
+        account.get_by_test_id("reconnect").click()
+        expect(page.get_by_test_id("message")).to_contain_text("reconnect your account")
+        expect(frame.locator("#status")).to_contain_text(f"Reconnect account {account_id}")
+        check("the reconnect session's Connect page opened in the app", True)
+        reconnect_answer = net.last_session()
+        check("the reconnect session is the account's", reconnect_answer[0].get("account_id") == account_id, reconnect_answer[0].keys())
+        countdown_is(page, reconnect_answer, "the reconnect session counts down from its expires_in")
+        frame.locator("#connect-account").click()
+        expect(frame.locator("#status")).to_contain_text("Account reconnected")
+        expect(account).to_have_attribute("data-status", "connected")
+        expect(account.get_by_test_id("account-status")).to_have_text(labels["connected"])
+        check("reconnected through the sandbox's page, the list shows it connected again", True)
+        Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=args.screenshot, full_page=True)
+
+        # "Erase my data": nothing without the confirmation; with it, 204 and the user is gone.
+        erased_user = page.locator("#user-id").text_content()
+        page.get_by_test_id("erase").click()
+        expect(page.get_by_test_id("erase-confirm")).to_be_visible()
+        page.get_by_test_id("erase-cancel").click()
+        expect(page.get_by_test_id("erase-confirm")).to_be_hidden()
+        check("Cancel sends nothing", not any(m == "DELETE" for m, _, _ in net.lifecycle), net.lifecycle)
+        page.get_by_test_id("erase").click()
+        page.get_by_test_id("erase-yes").click()
+        expect(page.get_by_test_id("message")).to_contain_text("Your data was erased")
+        expect(page.get_by_test_id("session")).to_be_hidden()
+        expect(page.get_by_test_id("account")).to_have_count(0)
+        check("confirmed, DELETE /users/{user_id} answered 204",
+              ("DELETE", "/users/{id}", 204) in net.lifecycle, net.lifecycle)
+        page.get_by_test_id("list-accounts").click()
+        expect(page.get_by_test_id("accounts-note")).to_have_attribute("data-gone", "true")
+        expect(page.get_by_test_id("accounts-note")).to_contain_text("no longer exists")
+        check("after the erasure the list answers 404, shown as a user that is gone",
+              net.lifecycle[-1] == ("GET", "/users/{id}/accounts", 404), net.lifecycle)
+        page.get_by_test_id("connect").click()
+        expect(page.get_by_test_id("message")).to_contain_text("Rollee Connect is open below")
+        check("POST /users afterwards makes a new user",
+              page.locator("#user-id").text_content() not in ("", erased_user), erased_user)
+        expect(page.get_by_test_id("accounts-note")).not_to_have_attribute("data-gone", "true")
+        check("lifecycle calls, in order", [(m, p) for m, p, _ in net.lifecycle] == [
+            ("GET", "/users/{id}/accounts"), ("GET", "/users/{id}/accounts"), ("POST", "/accounts/{id}/reconnect"),
+            ("GET", "/users/{id}/accounts"), ("DELETE", "/users/{id}"), ("GET", "/users/{id}/accounts"),
+        ], net.lifecycle)
+
+        # 7, 8. The page's clock an hour fast, then an hour slow.
         skewed_clock(browser, args.web, 3600)
         skewed_clock(browser, args.web, -3600)
 
-        # 8. From a static host serving the repository (the page at
+        # 9. From a static host serving the repository (the page at
         #    /examples/web/, the client at /clients/typescript/dist/), the page
         #    asks for a deployed stack's ApiUrl and a login token to paste.
         deployed = browser.new_page()
@@ -242,8 +319,6 @@ def main():
         check("served elsewhere, the page asks for ApiUrl and a login token", deployed.locator("#signin-local").is_hidden())
         deployed.close()
 
-        Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=args.screenshot, full_page=True)
         check("no script error on the page", not errors, errors)
         browser.close()
 
