@@ -2,9 +2,12 @@
 """make smoke: the whole flow against a running API, step by step, as a table.
 
 Steps: find-or-create the caller's user, a new session, open the Connect URL,
-refresh it; then, as a second caller, the first caller's user and session must
-answer 404 (ownership). Listing accounts is a lifecycle route this API does not
-have yet: that step says so and is skipped.
+refresh it; list the user's accounts, and reconnect the first one when there
+is one (a new smoke user has none until someone connects an account in its
+Connect page: then the step says so and is skipped); as a second caller, the
+first caller's user, session and accounts must answer 404 (ownership); last,
+erase the first caller's user (204), after which its accounts and a second
+erasure answer 404. The next run's POST /users creates a new user.
 
 Inputs (environment):
   API_URL            the API's base URL; or
@@ -14,6 +17,9 @@ Inputs (environment):
                      make dev: any token, or `dev-caller:<sub>`)
   SMOKE_OTHER_TOKEN  a second caller's login token (another user)
   SMOKE_TOKENS_FILE  instead of the two: a file with the two tokens, one a line
+  SMOKE_SANDBOX_CONNECT=1  against make dev only: press the local sandbox's
+                     Connect page button after opening it, so that the user
+                     has an account and reconnect-account runs
 Tokens are never printed, nor Connect URLs or session ids (bearer credentials).
 Exit 0 when every step passed; otherwise 1, naming the first failing step.
 """
@@ -31,6 +37,10 @@ TIMEOUT = 30
 
 class StepFailed(Exception):
     pass
+
+
+class Skipped(Exception):
+    """A step that cannot run against this stack's data (said why)."""
 
 
 def die(message):
@@ -101,6 +111,18 @@ def call(method, url, token=None, body=None):
         return status, None
 
 
+def open_url(url, method="GET"):
+    """The HTTP status of a Connect URL (never printed: a bearer credential)."""
+    data = b"" if method == "POST" else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=TIMEOUT) as page:
+            return page.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (urllib.error.URLError, OSError) as e:
+        raise StepFailed(f"the Connect URL did not answer: {getattr(e, 'reason', e)}")
+
+
 def problem(status, body):
     """What an error answer says, without echoing anything that could be a credential."""
     if isinstance(body, dict):
@@ -133,15 +155,15 @@ def main():
         return f"expires {body.get('expires_at') or 'unknown'}"
 
     def open_connect():
-        try:
-            with urllib.request.urlopen(state["url"], timeout=TIMEOUT) as page:
-                status = page.status
-        except urllib.error.HTTPError as e:
-            status = e.code
-        except (urllib.error.URLError, OSError) as e:
-            raise StepFailed(f"the Connect URL did not answer: {getattr(e, 'reason', e)}")
+        status = open_url(state["url"])
         if status != 200:
             raise StepFailed(f"the Connect URL answered HTTP {status}")
+        if os.environ.get("SMOKE_SANDBOX_CONNECT", "").strip() == "1":
+            # The local sandbox's page has a button (a form POST) that connects an account.
+            status = open_url(state["url"] + "/connect", method="POST")
+            if status != 200:
+                raise StepFailed(f"the sandbox's Connect button answered HTTP {status}")
+            return "the Connect page answered 200; its sandbox button connected an account"
         return "the Connect page answered 200"
 
     def refresh():
@@ -160,25 +182,78 @@ def main():
         expect(status, body, (404,))
         return "the second caller gets 404 for the first caller's session"
 
+    def list_accounts():
+        status, body = call("GET", f"{base}/users/{state['user']}/accounts", first)
+        expect(status, body, (200,))
+        if body["user_id"] != state["user"]:
+            raise StepFailed("the answer names another user")
+        accounts = body["accounts"]
+        state["accounts"] = [a["account_id"] for a in accounts]
+        if not accounts:
+            return "no account connected yet"
+        counts = {}
+        for a in accounts:
+            counts[a["status"]] = counts.get(a["status"], 0) + 1
+        return f"{len(accounts)} account(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+    def reconnect():
+        if not state.get("accounts"):
+            raise Skipped("no account to reconnect (connect one in the user's Connect page, then run again)")
+        account = state["accounts"][0]
+        status, body = call("POST", f"{base}/accounts/{account}/reconnect", first, {})
+        expect(status, body, (201,))
+        if body["account_id"] != account or body["user_id"] != state["user"]:
+            raise StepFailed("the answer names another account or user")
+        status = open_url(body["connect_url"])
+        if status != 200:
+            raise StepFailed(f"the reconnect session's Connect URL answered HTTP {status}")
+        return "a reconnect session whose Connect page answered 200"
+
+    def other_accounts():
+        status, body = call("GET", f"{base}/users/{state['user']}/accounts", second)
+        expect(status, body, (404,))
+        return "the second caller gets 404 for the first caller's accounts"
+
+    def other_erase():
+        status, body = call("DELETE", f"{base}/users/{state['user']}", second)
+        expect(status, body, (404,))
+        return "the second caller cannot erase the first caller's user (404)"
+
+    def erase():
+        status, body = call("DELETE", f"{base}/users/{state['user']}", first)
+        expect(status, body, (204,))
+        return "the first caller's user erased (204)"
+
+    def erased():
+        status, body = call("GET", f"{base}/users/{state['user']}/accounts", first)
+        expect(status, body, (404,))
+        status, body = call("DELETE", f"{base}/users/{state['user']}", first)
+        expect(status, body, (404,))
+        return "its accounts and a second erasure answer 404"
+
     steps = [
         ("create-user", create_user),
         ("new-session", new_session),
         ("open-connect", open_connect),
         ("refresh-url", refresh),
-        ("list-accounts", None),
+        ("list-accounts", list_accounts),
+        ("reconnect-account", reconnect),
         ("other-caller-user", other_user),
         ("other-caller-session", other_session),
+        ("other-caller-accounts", other_accounts),
+        ("other-caller-erase", other_erase),
+        ("erase-user", erase),
+        ("erased-user", erased),
     ]
     print(f"smoke: {base}")
     print(f"{'step':<22} {'result':<6} {'ms':>6}  note")
     failed = None
     for name, run in steps:
-        if run is None:
-            print(f"{name:<22} {'skip':<6} {'':>6}  no accounts route in this API yet (lifecycle routes)")
-            continue
         started = time.monotonic()
         try:
             note, result = run(), "ok"
+        except Skipped as e:
+            note, result = str(e), "skip"
         except StepFailed as e:
             note, result = str(e), "FAIL"
         except (KeyError, TypeError) as e:
