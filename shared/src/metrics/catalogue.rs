@@ -119,7 +119,15 @@ pub const ROTATION_OUTCOMES: [&str; 2] = ["done", "failed"];
 /// A webhook delivery: `accepted` (new, published), `duplicate` (seen
 /// before, acknowledged), `rejected` (refused: bad signature or body),
 /// `failed` (ours: could not be handled, Rollee should retry).
-pub const WEBHOOK_OUTCOMES: [&str; 4] = ["accepted", "duplicate", "rejected", "failed"];
+pub const WEBHOOK_OUTCOMES: [&str; 4] = {
+    let all = super::record::WebhookOutcome::ALL;
+    [
+        all[0].as_str(),
+        all[1].as_str(),
+        all[2].as_str(),
+        all[3].as_str(),
+    ]
+};
 
 // ---------------------------------------------------------------- groups
 

@@ -42,10 +42,12 @@ use std::sync::OnceLock;
 pub use catalogue::{Group, Metric, Unit};
 pub use record::*;
 
-/// Where lines go: stdout, or (tests, the benchmark) a function of the caller's.
+/// Where lines go: stdout, or (tests, the benchmark) a function of the
+/// caller's, or nowhere (metrics off).
 enum Sink {
     Stdout,
     Hook(Box<dyn Fn(&str) + Send + Sync>),
+    Off,
 }
 
 /// Writes EMF lines under one namespace, for one function.
@@ -111,6 +113,9 @@ impl Emitter {
     /// One line: `groups` declare the metrics, `dimensions` and `values` are
     /// the members they name, plus the function and the current invocation.
     fn emit(&self, groups: &[&Group], dimensions: &[(&str, &str)], values: &[(&str, f64)]) {
+        if matches!(self.sink, Sink::Off) {
+            return;
+        }
         let line = INVOCATION
             .try_with(|invocation| self.line(groups, dimensions, values, Some(invocation)))
             .unwrap_or_else(|_| self.line(groups, dimensions, values, None));
@@ -122,6 +127,7 @@ impl Emitter {
                 let _ = out.flush();
             }
             Sink::Hook(hook) => hook(&line),
+            Sink::Off => {}
         }
     }
 }
@@ -143,9 +149,16 @@ pub fn init(namespace: Option<&str>, function: &str) {
     }
 }
 
-/// The process's emitter, when metrics are on.
-pub fn emitter() -> Option<&'static Emitter> {
-    EMITTER.get()
+/// The process's emitter: one that writes nothing while metrics are off.
+pub fn emitter() -> &'static Emitter {
+    static OFF: OnceLock<Emitter> = OnceLock::new();
+    EMITTER.get().unwrap_or_else(|| {
+        OFF.get_or_init(|| Emitter {
+            namespace: "".into(),
+            function: "".into(),
+            sink: Sink::Off,
+        })
+    })
 }
 
 /// Whether CloudWatch takes `namespace` for custom metrics, as the template's
