@@ -5,6 +5,8 @@
 //!   same keys with values of the same types; for problems the same `type`
 //!   and `title`), except API Gateway's own `{"message": …}` answers, which
 //!   no function produces and which must be the gateway's documented bodies;
+//!   a response documented without a body (the erasure's 204) is answered
+//!   with that status and no body;
 //! - every request example is accepted by its route (no 400);
 //! - every problem type of the code (`Problem::ALL`) is in it, with an
 //!   example of its status, and in docs/api.md;
@@ -153,20 +155,68 @@ fn refresh_event(sub: &str, connect_url: &str) -> Value {
     )
 }
 
-/// Calls `route` as `sub` the way the app would after a first `POST /users`:
-/// a new session for the caller's user, or a refresh of its URL.
-async fn call_after_create(state: &State, route: &str, sub: &str, first: &Answer) -> Answer {
+const LIST_ACCOUNTS: &str = "GET /users/{user_id}/accounts";
+const RECONNECT: &str = "POST /accounts/{account_id}/reconnect";
+const ERASE: &str = "DELETE /users/{user_id}";
+
+/// The event name of `route`'s function (`events/<name>.json`).
+fn event_name(route: &str) -> &'static str {
     match route {
-        "POST /users" => create_user(state, &as_caller("create-user", sub)).await,
-        "POST /users/{user_id}/sessions" => {
-            let e = with_user(as_caller("new-session", sub), &first.str("user_id"));
-            new_session(state, &e).await
-        }
-        "POST /sessions/refresh" => {
-            refresh_url(state, &refresh_event(sub, &first.str("connect_url"))).await
-        }
+        "POST /users" => "create-user",
+        "POST /users/{user_id}/sessions" => "new-session",
+        "POST /sessions/refresh" => "refresh-url",
+        LIST_ACCOUNTS => "list-accounts",
+        RECONNECT => "reconnect-account",
+        ERASE => "erase-user",
         other => panic!("no such route {other}"),
     }
+}
+
+/// Calls the handler of `route` with event `e`.
+async fn call(state: &State, route: &str, e: &Value) -> Answer {
+    match route {
+        "POST /users" => create_user(state, e).await,
+        "POST /users/{user_id}/sessions" => new_session(state, e).await,
+        "POST /sessions/refresh" => refresh_url(state, e).await,
+        LIST_ACCOUNTS => list_accounts(state, e).await,
+        RECONNECT => reconnect_account(state, e).await,
+        ERASE => erase_user(state, e).await,
+        other => panic!("no such route {other}"),
+    }
+}
+
+/// An account connected on the Connect page of `first`'s session (the
+/// sandbox's button), for the reconnect route; `None` for the others.
+fn account_for(sandbox: &rollee_sandbox::Sandbox, route: &str, first: &Answer) -> Option<String> {
+    (route == RECONNECT).then(|| {
+        let session = uuid::Uuid::parse_str(&first.str("session_id")).unwrap();
+        sandbox.connect_account(session).unwrap().to_string()
+    })
+}
+
+/// Calls `route` as `sub` the way the app would after a first `POST /users`:
+/// a new session for the caller's user, a refresh of its URL, its accounts,
+/// a reconnect of `account` (see [`account_for`]), its erasure.
+async fn call_after_create(
+    state: &State,
+    route: &str,
+    sub: &str,
+    first: &Answer,
+    account: Option<&str>,
+) -> Answer {
+    let user = first.str("user_id");
+    let e = match route {
+        "POST /users" => as_caller("create-user", sub),
+        "POST /users/{user_id}/sessions" => with_user(as_caller("new-session", sub), &user),
+        "POST /sessions/refresh" => refresh_event(sub, &first.str("connect_url")),
+        LIST_ACCOUNTS | ERASE => for_user(as_caller(event_name(route), sub), &user),
+        RECONNECT => with_account(
+            as_caller("reconnect-account", sub),
+            account.expect("an account to reconnect"),
+        ),
+        other => panic!("no such route {other}"),
+    };
+    call(state, route, &e).await
 }
 
 /// The first `POST /users` of `sub`, which must succeed.
@@ -184,6 +234,8 @@ async fn state_without_table(sandbox: &rollee_sandbox::Sandbox) -> State {
         "ROLLEE_API_URL" => Some(base.clone()),
         "ROLLEE_TOKEN" => Some(JWT.to_owned()),
         "OWNERSHIP_TABLE" => Some("ownership".to_owned()),
+        // The erasure's function starts only with its bus (never reached here).
+        "EVENT_BUS_NAME" => Some("bus".to_owned()),
         _ => None,
     })
     .unwrap();
@@ -221,18 +273,19 @@ async fn produce(name: &str, route: &str) -> Answer {
         "storeUnavailable" => {
             let state = state_without_table(&sandbox).await;
             let e = match route {
-                "POST /users" => as_caller("create-user", sub),
-                "POST /users/{user_id}/sessions" => as_caller("new-session", sub),
-                _ => refresh_event(
+                "POST /sessions/refresh" => refresh_event(
                     sub,
                     "https://c.example/v0.4/session/2bd3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f",
                 ),
+                _ => as_caller(event_name(route), sub),
             };
-            match route {
-                "POST /users" => create_user(&state, &e).await,
-                "POST /users/{user_id}/sessions" => new_session(&state, &e).await,
-                _ => refresh_url(&state, &e).await,
-            }
+            call(&state, route, &e).await
+        }
+        "erasureNotAnnounced" => {
+            // The bus the function publishes to does not exist.
+            let (state, _) = bus_state_on(&sandbox, &local_table().await, false).await;
+            let first = first_user(&state, sub).await;
+            call_after_create(&state, route, sub, &first, None).await
         }
         "callerQuota" => {
             let state = state_with(
@@ -244,16 +297,22 @@ async fn produce(name: &str, route: &str) -> Answer {
             )
             .await;
             let first = first_user(&state, sub).await;
+            let account = account_for(&sandbox, route, &first);
             // The quota counts per minute: a call may fall in the next one.
-            let mut last = call_after_create(&state, route, sub, &first).await;
+            let mut last = call_after_create(&state, route, sub, &first, account.as_deref()).await;
             for _ in 0..2 {
                 if last.status == 429 {
                     break;
                 }
                 watch_session(&last);
-                last = call_after_create(&state, route, sub, &first).await;
+                last = call_after_create(&state, route, sub, &first, account.as_deref()).await;
             }
             last
+        }
+        // The erasure's function publishes: its state has a bus.
+        _ if route == ERASE => {
+            let state = bus_state(&sandbox).await;
+            produce_with(&state, &sandbox, name, route, sub).await
         }
         _ => {
             let state = dev_state(&sandbox).await;
@@ -314,30 +373,40 @@ async fn produce_with(
             first_user(state, sub).await;
             create_user(state, &as_caller("create-user", sub)).await
         }
-        ("newSession" | "refreshed", _) => {
+        ("newSession" | "refreshed" | "accounts" | "reconnectSession" | "noContent", _) => {
             let first = first_user(state, sub).await;
-            call_after_create(state, route, sub, &first).await
+            let account = match name {
+                // The accounts listed: one connected on the Connect page.
+                "accounts" => account_for(sandbox, RECONNECT, &first),
+                _ => account_for(sandbox, route, &first),
+            };
+            call_after_create(state, route, sub, &first, account.as_deref()).await
         }
         ("unknownField", _) => create_user(state, &event("create-user-unknown-field")).await,
-        ("badUserId", _) => new_session(state, &event("new-session-bad-uuid")).await,
+        ("badUserId", ERASE) => {
+            erase_user(state, &for_user(as_caller("erase-user", sub), "not-a-uuid")).await
+        }
+        ("badUserId" | "badAccountId", _) => {
+            call(
+                state,
+                route,
+                &event(&format!("{}-bad-uuid", event_name(route))),
+            )
+            .await
+        }
         ("notAConnectUrl", _) => refresh_url(state, &event("refresh-url-not-connect-url")).await,
-        ("userNotFound", _) => new_session(state, &event("new-session")).await,
+        ("userNotFound" | "accountNotFound", _) => {
+            call(state, route, &event(event_name(route))).await
+        }
         ("sessionNotFound", _) => refresh_url(state, &event("refresh-url")).await,
-        ("unauthenticated", "POST /users") => {
-            create_user(state, &as_caller("create-user", "")).await
-        }
-        ("unauthenticated", "POST /users/{user_id}/sessions") => {
-            new_session(state, &as_caller("new-session", "")).await
-        }
-        ("unauthenticated", _) => refresh_url(state, &as_caller("refresh-url", "")).await,
-        ("payloadTooLarge", "POST /users") => {
-            create_user(state, &with_body(as_caller("create-user", sub), &too_large)).await
-        }
-        ("payloadTooLarge", "POST /users/{user_id}/sessions") => {
-            new_session(state, &with_body(as_caller("new-session", sub), &too_large)).await
-        }
+        ("unauthenticated", _) => call(state, route, &as_caller(event_name(route), "")).await,
         ("payloadTooLarge", _) => {
-            refresh_url(state, &with_body(as_caller("refresh-url", sub), &too_large)).await
+            call(
+                state,
+                route,
+                &with_body(as_caller(event_name(route), sub), &too_large),
+            )
+            .await
         }
         ("inProgress", _) => {
             // Another request claimed the caller and is still creating its user.
@@ -350,6 +419,7 @@ async fn produce_with(
             } else {
                 Some(first_user(state, sub).await)
             };
+            let account = first.as_ref().and_then(|f| account_for(sandbox, route, f));
             let fault = match name {
                 "rolleeRateLimit" => Fault::RateLimited(Some(30)),
                 "upstreamError" => Fault::ServerError,
@@ -359,7 +429,9 @@ async fn produce_with(
             sandbox.fail(fault, None);
             match first {
                 None => create_user(state, &as_caller("create-user", sub)).await,
-                Some(first) => call_after_create(state, route, sub, &first).await,
+                Some(first) => {
+                    call_after_create(state, route, sub, &first, account.as_deref()).await
+                }
             }
         }
         other => panic!("no way to produce example {other:?} on {route}: add it to openapi.rs"),
@@ -437,7 +509,7 @@ async fn every_response_example_is_what_the_handlers_answer() {
                     assert_eq!(example.value[field], answer.body[field], "{what}: {field}");
                 }
             }
-            "Session" => {
+            "Session" | "ReconnectSession" => {
                 watch_session(&answer);
                 let id = example.value["session_id"].as_str().unwrap();
                 assert!(
@@ -448,6 +520,21 @@ async fn every_response_example_is_what_the_handlers_answer() {
                     "{what}: the session id is the URL's last segment"
                 );
             }
+            "Accounts" => {
+                let statuses =
+                    &doc["components"]["schemas"]["Account"]["properties"]["status"]["enum"];
+                for account in answer.body["accounts"].as_array().unwrap() {
+                    assert!(
+                        statuses.as_array().unwrap().contains(&account["status"]),
+                        "{what}: {account}"
+                    );
+                }
+                assert_eq!(
+                    answer.body["accounts"].as_array().map(Vec::len),
+                    Some(1),
+                    "{what}: the account connected"
+                );
+            }
             "WebhookAccepted" => {
                 assert_eq!(example.value["status"], answer.body["status"], "{what}");
             }
@@ -455,8 +542,33 @@ async fn every_response_example_is_what_the_handlers_answer() {
         }
         *checked.entry(route).or_insert(0) += 1;
     }
-    assert_eq!(checked.len(), 4, "{checked:?}");
+    assert_eq!(checked.len(), 7, "{checked:?}");
+
+    // A response documented without a body: that status, and no body.
+    let bodyless = bodyless_responses(&doc);
+    assert_eq!(bodyless, [(ERASE.to_owned(), 204)], "{bodyless:?}");
+    for (route, status) in bodyless {
+        let answer = produce("noContent", &route).await;
+        assert_eq!(answer.status, status, "{route}: {}", answer.body);
+        assert_eq!(answer.body, Value::Null, "{route}: a body");
+    }
     assert_no_leaks();
+}
+
+/// Every (route, status) whose response has no `content`.
+fn bodyless_responses(doc: &Value) -> Vec<(String, u16)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if resolve(doc, response).get("content").is_none() {
+                    let route = format!("{} {path}", method.to_uppercase());
+                    found.push((route, status.parse().unwrap()));
+                }
+            }
+        }
+    }
+    found
 }
 
 #[tokio::test]
