@@ -34,6 +34,8 @@ pub mod rollee;
 pub mod rotation;
 pub mod selftest;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod token;
 pub mod webhook;
 

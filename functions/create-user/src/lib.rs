@@ -2,12 +2,13 @@
 //! with a fresh Connect URL.
 
 use rollee_shared::State;
-use rollee_shared::app::{SessionBody, json};
+use rollee_shared::app::{UserSessionBody, json};
 use rollee_shared::flow;
 use rollee_shared::lambda_http::http::StatusCode;
 use rollee_shared::lambda_http::{Body, Request, Response};
 use rollee_shared::problem::ApiError;
 use rollee_shared::request::json_body;
+use rollee_shared::store::Table;
 use serde_json::{Map, Value};
 
 /// The optional request body; `metadata` is used when the user is created only.
@@ -18,15 +19,10 @@ pub struct CreateUser {
     pub metadata: Option<Map<String, Value>>,
 }
 
-/// 201 (created) or 200 (the caller's existing user).
-#[derive(Debug, serde::Serialize)]
-pub struct UserBody {
-    pub user_id: String,
-    #[serde(flatten)]
-    pub session: SessionBody,
-}
-
-pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<T: Table>(
+    state: &State<T>,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = state.caller(request)?;
     let metadata = json_body::<CreateUser>(request)?
         .and_then(|body| body.metadata)
@@ -38,11 +34,62 @@ pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, 
     } else {
         StatusCode::OK
     };
-    json(
-        status,
-        &UserBody {
-            user_id: found.user_id.to_string(),
-            session: (&found.session).into(),
-        },
-    )
+    // 201 (created) or 200 (the caller's existing user).
+    json(status, &UserSessionBody::new(found.user_id, &found.session))
+}
+
+#[cfg(test)]
+mod tests {
+    use rollee_sandbox::Sandbox;
+    use rollee_shared::testkit::{as_caller, call, event, state, with_body};
+
+    const JWT: &str = "unit-test-jwt";
+
+    #[tokio::test]
+    async fn a_first_call_creates_the_callers_user_and_later_calls_find_it() {
+        let sandbox = Sandbox::start(JWT).await.unwrap();
+        let state = state(&sandbox.base_url(), JWT, 10);
+        let e = event("create-user");
+        let (status, first) = call(&state, &e, super::handle).await;
+        assert_eq!(status, 201, "{first}");
+        let (status, again) = call(&state, &e, super::handle).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["user_id"], first["user_id"]);
+        assert_ne!(again["session_id"], first["session_id"]);
+        assert_eq!(sandbox.user_count(), 1);
+        let bob = as_caller(event("create-user"), "bob");
+        let (status, other) = call(&state, &bob, super::handle).await;
+        assert_eq!(status, 201);
+        assert_ne!(other["user_id"], first["user_id"]);
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_and_no_caller_are_refused_before_any_rollee_call() {
+        let sandbox = Sandbox::start(JWT).await.unwrap();
+        let state = state(&sandbox.base_url(), JWT, 10);
+        for (name, status) in [
+            ("create-user-no-claims", 401),
+            ("create-user-unknown-field", 400),
+            ("create-user-reserved-key", 400),
+            ("create-user-not-json", 400),
+        ] {
+            let (got, body) = call(&state, &event(name), super::handle).await;
+            assert_eq!(got, status, "{name}: {body}");
+            assert_eq!(body["status"], status);
+        }
+        let array = with_body(event("create-user"), "[]");
+        assert_eq!(call(&state, &array, super::handle).await.0, 400);
+        assert!(sandbox.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_the_table_down_the_answer_is_503_and_rollee_is_not_called() {
+        let sandbox = Sandbox::start(JWT).await.unwrap();
+        let state = state(&sandbox.base_url(), JWT, 10);
+        state.store.fail(true);
+        let (status, body) = call(&state, &event("create-user"), super::handle).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["type"], "urn:rollee-connect:problem:store-unavailable");
+        assert!(sandbox.requests().is_empty());
+    }
 }

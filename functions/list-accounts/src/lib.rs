@@ -9,6 +9,7 @@ use rollee_shared::lambda_http::{Body, Request, Response};
 use rollee_shared::problem::ApiError;
 use rollee_shared::request::user_id;
 use rollee_shared::rollee::{Account, AccountStatus};
+use rollee_shared::store::Table;
 
 /// 200 answer.
 #[derive(Debug, serde::Serialize)]
@@ -42,7 +43,10 @@ impl From<&Account> for AccountBody {
     }
 }
 
-pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle<T: Table>(
+    state: &State<T>,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = state.caller(request)?;
     let user = user_id(request)?;
     let accounts = flow::accounts(&state.client, &state.store, &caller, user).await?;
@@ -53,4 +57,50 @@ pub async fn handle(state: &State, request: &Request) -> Result<Response<Body>, 
             accounts: accounts.iter().map(AccountBody::from).collect(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use rollee_sandbox::Sandbox;
+    use rollee_shared::store::Table;
+    use rollee_shared::testkit::{as_caller, call, event, state, with_param};
+    use uuid::Uuid;
+
+    const JWT: &str = "unit-test-jwt";
+
+    #[tokio::test]
+    async fn the_callers_accounts_come_with_a_status_and_are_recorded_as_its_users() {
+        let sandbox = Sandbox::start(JWT).await.unwrap();
+        let state = state(&sandbox.base_url(), JWT, 10);
+        let (_, created) = call(&state, &event("create-user"), create_user::handle).await;
+        let user = created["user_id"].as_str().unwrap();
+        let session = Uuid::parse_str(created["session_id"].as_str().unwrap()).unwrap();
+        let account = sandbox.connect_account(session).unwrap();
+        assert!(sandbox.set_account(account, Some(false), Some(Some("expired"))));
+        let e = with_param(event("list-accounts"), "user_id", user);
+        let (status, listed) = call(&state, &e, super::handle).await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["user_id"], user);
+        let first = &listed["accounts"][0];
+        assert_eq!(first["account_id"], account.to_string());
+        assert_eq!(first["status"], "disconnected");
+        assert_eq!(first["connected"], false);
+        let owner = state
+            .store
+            .owner_of_account(account)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (owner.sub.as_str(), owner.user_id.to_string()),
+            ("alice", user.to_owned())
+        );
+        // Not bob's: the same 404 as an unknown user, and no Rollee call.
+        let calls = sandbox.requests().len();
+        let bobs = as_caller(with_param(event("list-accounts"), "user_id", user), "bob");
+        assert_eq!(call(&state, &bobs, super::handle).await.0, 404);
+        assert_eq!(sandbox.requests().len(), calls);
+        let bad = event("list-accounts-bad-uuid");
+        assert_eq!(call(&state, &bad, super::handle).await.0, 400);
+    }
 }

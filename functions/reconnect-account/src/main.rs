@@ -1,4 +1,6 @@
+use rollee_shared::store::Store;
+
 fn main() -> Result<(), rollee_shared::lambda_http::Error> {
     // The binary's name is its metrics' `Function` dimension.
-    rollee_shared::app::serve(env!("CARGO_BIN_NAME"), reconnect_account::handle)
+    rollee_shared::app::serve(env!("CARGO_BIN_NAME"), reconnect_account::handle::<Store>)
 }

@@ -30,11 +30,13 @@ pub use start::{
     INIT_ERROR_TYPE, init_from_env, init_logging, init_publishing_from_env, log_filter, start,
 };
 
-/// Built once per process and shared by every invocation.
+/// Built once per process and shared by every invocation. `T` is the
+/// ownership table: DynamoDB ([`Store`]) when deployed, or in memory
+/// ([`crate::store::MemoryTable`]) in unit tests.
 #[derive(Debug)]
-pub struct State {
+pub struct State<T = Store> {
     pub client: RolleeClient,
-    pub store: Store,
+    pub store: T,
     /// The bus, when the function publishes ([`Config::event_bus`]).
     pub bus: Option<Bus>,
     dev_caller: Option<Arc<str>>,
@@ -50,6 +52,25 @@ pub enum StartupError {
     Token(#[from] TokenError),
     #[error("{0}")]
     Client(String),
+}
+
+impl<T> State<T> {
+    /// A state over `client` and `store`, with no bus; `dev_caller`: the
+    /// caller of requests without claims (local development and tests).
+    pub fn new(client: RolleeClient, store: T, dev_caller: Option<&str>) -> Self {
+        Self {
+            client,
+            store,
+            bus: None,
+            dev_caller: dev_caller.map(Arc::from),
+            function: "rollee-connect",
+        }
+    }
+
+    /// The caller of `request`, or 401.
+    pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
+        request::caller(request, self.dev_caller.as_deref())
+    }
 }
 
 impl State {
@@ -97,11 +118,6 @@ impl State {
     pub fn named(mut self, function: &'static str) -> Self {
         self.function = function;
         self
-    }
-
-    /// The caller of `request`, or 401.
-    pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
-        request::caller(request, self.dev_caller.as_deref())
     }
 }
 
@@ -336,6 +352,24 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
     };
     out.is_base64_encoded = matches!(out.body, Some(Body::Binary(_)));
     out
+}
+
+/// The answer of a route that gives a Connect session: the user it is for,
+/// and the session.
+#[derive(Debug, Serialize)]
+pub struct UserSessionBody {
+    pub user_id: String,
+    #[serde(flatten)]
+    pub session: SessionBody,
+}
+
+impl UserSessionBody {
+    pub fn new(user_id: uuid::Uuid, session: &Session) -> Self {
+        Self {
+            user_id: user_id.to_string(),
+            session: session.into(),
+        }
+    }
 }
 
 /// The session part of every success body.

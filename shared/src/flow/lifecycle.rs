@@ -10,7 +10,7 @@ use crate::bus::Bus;
 use crate::problem::ApiError;
 use crate::request::Caller;
 use crate::rollee::{Account, RolleeClient, RolleeError, Session};
-use crate::store::Store;
+use crate::store::{Table, quota_keys};
 
 /// The detail type of the event an erasure publishes.
 pub const USER_ERASED: &str = "user.erased";
@@ -24,7 +24,7 @@ fn account_not_found() -> ApiError {
 /// account webhooks).
 pub async fn accounts(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     user_id: Uuid,
 ) -> Result<Vec<Account>, ApiError> {
@@ -62,7 +62,7 @@ pub async fn accounts(
 /// Returns the account's user and the session.
 pub async fn reconnect(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     account: Uuid,
 ) -> Result<(Uuid, Session), ApiError> {
@@ -118,7 +118,7 @@ pub async fn reconnect(
 /// 5. delete the mark. A second call then is a 404.
 pub async fn erase(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     bus: &Bus,
     caller: &Caller,
     user_id: Uuid,
@@ -140,7 +140,7 @@ pub async fn erase(
     let own_key = format!("user#{user_id}");
     let mut keys = store.items_of_user(user_id).await?;
     keys.retain(|key| *key != own_key);
-    keys.extend(store.quota_keys(caller.sub()));
+    keys.extend(quota_keys(caller.sub()));
     store.delete_items(&keys).await?;
     let detail = json!({ "user_id": user_id, "sub": caller.sub() }).to_string();
     bus.put(

@@ -21,7 +21,7 @@ pub use lifecycle::{USER_ERASED, accounts, erase, reconnect};
 use crate::problem::{ApiError, Problem};
 use crate::request::Caller;
 use crate::rollee::{RolleeClient, RolleeError, Session};
-use crate::store::{CallerRecord, Store};
+use crate::store::{CallerRecord, Table};
 
 /// How long `POST /users` waits for a concurrent first call of the same
 /// caller to finish creating its user, before answering 409.
@@ -42,7 +42,7 @@ fn user_not_found() -> ApiError {
 }
 
 /// Counts one session for the caller; over its quota, a 429 before any Rollee call.
-async fn within_quota(store: &Store, caller: &Caller) -> Result<(), ApiError> {
+async fn within_quota(store: &impl Table, caller: &Caller) -> Result<(), ApiError> {
     match store.count_session(caller.sub()).await? {
         Ok(()) => Ok(()),
         Err(seconds) => {
@@ -65,7 +65,7 @@ async fn within_quota(store: &Store, caller: &Caller) -> Result<(), ApiError> {
 /// the table before calling Rollee, the other waits for it to finish.
 pub async fn find_or_create_user(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     metadata: Map<String, Value>,
 ) -> Result<UserSession, ApiError> {
@@ -118,7 +118,7 @@ pub async fn find_or_create_user(
 /// Creates the caller's Rollee user under `claim`, and records it.
 async fn create(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     mut metadata: Map<String, Value>,
     claim: Uuid,
@@ -183,7 +183,7 @@ async fn create(
 /// users. "No such user" and "not yours" are the same 404, on purpose.
 pub async fn new_session(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     user_id: Uuid,
 ) -> Result<Session, ApiError> {
@@ -217,7 +217,7 @@ enum Ownership {
 /// caller's, or no such user; which one is not told.
 async fn ownership(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     user_id: Uuid,
     deadline: Instant,
@@ -240,7 +240,7 @@ async fn ownership(
 /// `false`: no such user, or not the caller's.
 async fn adopt(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     user_id: Uuid,
     deadline: Instant,
@@ -264,7 +264,7 @@ async fn adopt(
 /// session's user and the new session.
 pub async fn refresh(
     client: &RolleeClient,
-    store: &Store,
+    store: &impl Table,
     caller: &Caller,
     session: Uuid,
 ) -> Result<(Uuid, Session), ApiError> {

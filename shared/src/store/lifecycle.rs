@@ -171,15 +171,6 @@ impl Store {
         }
     }
 
-    /// The keys of `sub`'s session quota items that may still exist (the
-    /// current minute and the two before; later ones expire by TTL).
-    pub fn quota_keys(&self, sub: &str) -> Vec<String> {
-        let minute = now() / 60;
-        (minute.saturating_sub(2)..=minute)
-            .map(|m| format!("quota#{sub}#{m}"))
-            .collect()
-    }
-
     /// Deletes the items with these keys (none there: nothing to do).
     pub async fn delete_items(&self, keys: &[String]) -> Result<(), StoreError> {
         let writes = keys

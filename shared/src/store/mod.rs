@@ -31,8 +31,10 @@ mod calls;
 pub mod delivery;
 mod lease;
 pub mod lifecycle;
+mod table;
 pub use calls::StoreError;
 use calls::{held, measured, store_error};
+pub use table::{MemoryTable, Table, quota_keys};
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).

@@ -45,9 +45,23 @@ sys.stdin.read()\n\
 p.terminate()\n\
 p.wait()\n";
 
+/// What to do when moto's server is not there.
+const MISSING: &str = "moto's server (moto_server) is not on PATH: run `make tools`, then put .venv/dev/bin on PATH (make test does both)";
+
 impl Moto {
+    /// Whether the server's process has ended already.
+    fn child_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Starts `moto_server` on a free port and waits until it listens.
     pub fn start() -> Result<Moto, String> {
+        let on_path = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join("moto_server").is_file())
+        });
+        if !on_path {
+            return Err(MISSING.to_owned());
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -68,13 +82,16 @@ impl Moto {
             .spawn()
             .map_err(|e| format!("python3 could not start ({e})"))?;
         let pipe = child.stdin.take();
-        let moto = Moto {
+        let mut moto = Moto {
             child,
             pipe,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if moto.child_exited() {
+                return Err(format!("moto_server exited at start. {MISSING}"));
+            }
             if started.elapsed() > Duration::from_secs(30) {
                 return Err(
                     "moto_server did not listen within 30 s (is it installed? pip install 'moto[server]')"
