@@ -63,7 +63,7 @@ pub async fn start<S, E: std::fmt::Display>(
     let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API")
         .ok()
         .filter(|v| !v.trim().is_empty());
-    let in_lambda = std::env::var(crate::config::VAR_EXECUTION_ENV).is_ok_and(|v| !v.is_empty());
+    let in_lambda = crate::config::in_lambda(|name| std::env::var(name).ok());
     match runtime_api {
         Some(_) if !in_lambda => Err(reason),
         Some(api) => {

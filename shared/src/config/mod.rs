@@ -38,17 +38,22 @@ pub const VAR_WEBHOOK_SIGNATURE: &str = "WEBHOOK_SIGNATURE";
 /// The EventBridge bus events are published to (webhooks, erasures).
 pub const VAR_EVENT_BUS: &str = "EVENT_BUS_NAME";
 /// Seconds a function keeps its JWT before re-reading the secret, when not configured.
-pub const DEFAULT_JWT_MAX_AGE_SECONDS: u64 = 300;
+pub const DEFAULT_JWT_MAX_AGE_SECONDS: u64 = TokenPolicy::DEFAULT.max_age.as_secs();
 /// At most an hour: the maximum age is how soon every process moves to a
 /// rotated JWT, which must come well before the old one can die.
 pub const JWT_MAX_AGE_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 /// Days left under which a JWT is logged at WARN, when not configured.
-pub const DEFAULT_JWT_WARN_DAYS: u32 = 14;
+pub const DEFAULT_JWT_WARN_DAYS: u32 = TokenPolicy::DEFAULT.warn_days;
 /// Connect sessions one caller may mint per minute, when not configured.
 pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 /// Set by Lambda in every execution environment, and not by `cargo lambda
 /// watch` (which sets `AWS_LAMBDA_FUNCTION_NAME`): how the code knows it runs in AWS.
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
+
+/// Whether the settings `lookup` reads are a real Lambda's ([`VAR_EXECUTION_ENV`] set).
+pub fn in_lambda(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    lookup(VAR_EXECUTION_ENV).is_some_and(|v| !v.is_empty())
+}
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
 pub const VARIABLES: [&str; 10] = [
@@ -183,7 +188,7 @@ impl Config {
         // Local-development settings inside a real Lambda would let events
         // without claims act as a fixed caller, and put the JWT in plain text
         // in the function's configuration.
-        if lookup(VAR_EXECUTION_ENV).is_some_and(|v| !v.is_empty()) {
+        if in_lambda(&lookup) {
             for var in NEVER_IN_AWS {
                 if lookup(var).is_some() {
                     return Err(ConfigError::DevOnly(var));

@@ -28,13 +28,18 @@ pub struct TokenPolicy {
     pub warn_days: u32,
 }
 
+impl TokenPolicy {
+    /// The policy when nothing is configured (`config` reads its defaults here).
+    pub const DEFAULT: TokenPolicy = TokenPolicy {
+        max_age: Duration::from_secs(300),
+        reread_interval: Duration::from_secs(2),
+        warn_days: 14,
+    };
+}
+
 impl Default for TokenPolicy {
     fn default() -> Self {
-        Self {
-            max_age: Duration::from_secs(300),
-            reread_interval: Duration::from_secs(2),
-            warn_days: 14,
-        }
+        Self::DEFAULT
     }
 }
 

@@ -6,9 +6,8 @@ use lambda_http::http::header::HeaderName;
 
 use super::auth::{DEFAULT_HEADER, MIN_SECRET_LEN, SIGNATURE_HEADER, SignatureEncoding};
 use crate::config::{
-    ConfigError, VAR_EVENT_BUS, VAR_EXECUTION_ENV, VAR_METRICS_NAMESPACE, VAR_TABLE,
-    VAR_WEBHOOK_HEADER, VAR_WEBHOOK_SECRET, VAR_WEBHOOK_SECRET_ID, VAR_WEBHOOK_SIGNATURE,
-    metrics_namespace, setting,
+    ConfigError, VAR_EVENT_BUS, VAR_METRICS_NAMESPACE, VAR_TABLE, VAR_WEBHOOK_HEADER,
+    VAR_WEBHOOK_SECRET, VAR_WEBHOOK_SECRET_ID, VAR_WEBHOOK_SIGNATURE, metrics_namespace, setting,
 };
 
 /// Every variable of ours that [`WebhookConfig`] reads.
@@ -74,9 +73,7 @@ impl WebhookConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| setting(&lookup, name);
-        if lookup(VAR_EXECUTION_ENV).is_some_and(|v| !v.is_empty())
-            && lookup(VAR_WEBHOOK_SECRET).is_some()
-        {
+        if crate::config::in_lambda(&lookup) && lookup(VAR_WEBHOOK_SECRET).is_some() {
             return Err(ConfigError::DevOnly(VAR_WEBHOOK_SECRET));
         }
         let secret = match (get(VAR_WEBHOOK_SECRET_ID)?, get(VAR_WEBHOOK_SECRET)?) {
@@ -225,7 +222,10 @@ mod tests {
         assert_eq!(
             with(&[
                 (VAR_WEBHOOK_SECRET, SECRET),
-                (VAR_EXECUTION_ENV, "AWS_Lambda_provided.al2023")
+                (
+                    crate::config::VAR_EXECUTION_ENV,
+                    "AWS_Lambda_provided.al2023"
+                )
             ])
             .unwrap_err(),
             ConfigError::DevOnly(VAR_WEBHOOK_SECRET)
