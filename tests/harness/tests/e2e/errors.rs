@@ -25,102 +25,10 @@ fn refresh_event(connect_url: &str) -> serde_json::Value {
 
 // ------------------------------------------------------------------ 400
 
-#[tokio::test]
-async fn row_400_bad_bodies_uuids_urls_and_metadata() {
-    let sandbox = sandbox().await;
-    let state = dev_state(&sandbox).await;
-    let many_keys: serde_json::Map<String, serde_json::Value> =
-        (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
-
-    let cases = [
-        (
-            "create-user: body not JSON",
-            create_user(&state, &event("create-user-not-json")).await,
-        ),
-        (
-            "create-user: unknown field",
-            create_user(&state, &event("create-user-unknown-field")).await,
-        ),
-        (
-            "create-user: wrong field type",
-            create_user(
-                &state,
-                &with_body(event("create-user"), r#"{"metadata": "gold"}"#),
-            )
-            .await,
-        ),
-        (
-            "create-user: body is an array",
-            create_user(&state, &with_body(event("create-user"), "[]")).await,
-        ),
-        (
-            "create-user: too many metadata keys",
-            create_user(
-                &state,
-                &with_body(
-                    event("create-user"),
-                    &json!({ "metadata": many_keys }).to_string(),
-                ),
-            )
-            .await,
-        ),
-        (
-            "create-user: metadata value too long",
-            create_user(
-                &state,
-                &with_body(
-                    event("create-user"),
-                    &json!({"metadata": {"k": "v".repeat(513)}}).to_string(),
-                ),
-            )
-            .await,
-        ),
-        (
-            "create-user: metadata value not a string",
-            create_user(
-                &state,
-                &with_body(event("create-user"), r#"{"metadata": {"k": 1}}"#),
-            )
-            .await,
-        ),
-        (
-            "create-user: reserved metadata key",
-            create_user(&state, &event("create-user-reserved-key")).await,
-        ),
-        (
-            "new-session: bad UUID",
-            new_session(&state, &event("new-session-bad-uuid")).await,
-        ),
-        (
-            "new-session: unexpected body",
-            new_session(
-                &state,
-                &with_body(event("new-session"), r#"{"user_id": "x"}"#),
-            )
-            .await,
-        ),
-        (
-            "refresh-url: wrong body",
-            refresh_url(&state, &event("refresh-url-wrong-body")).await,
-        ),
-        (
-            "refresh-url: no body",
-            refresh_url(&state, &with_body(event("refresh-url"), "")).await,
-        ),
-        (
-            "refresh-url: not a Connect URL",
-            refresh_url(&state, &event("refresh-url-not-connect-url")).await,
-        ),
-        (
-            "refresh-url: Connect URL without a UUID",
-            refresh_url(
-                &state,
-                &refresh_event("https://connect.example/v0.4/session/123"),
-            )
-            .await,
-        ),
-    ];
-    for (what, answer) in &cases {
+/// Each answer is a 400 invalid-request problem with the event's request
+/// id, and none of the requests reached Rollee.
+fn assert_all_400(sandbox: &rollee_sandbox::Sandbox, cases: &[(&str, Answer)]) {
+    for (what, answer) in cases {
         let problem = answer.problem(400);
         assert_eq!(
             problem["type"], "urn:rollee-connect:problem:invalid-request",
@@ -136,6 +44,121 @@ async fn row_400_bad_bodies_uuids_urls_and_metadata() {
         "no invalid request reaches Rollee"
     );
     assert_no_leaks();
+}
+
+async fn create_user_with(state: &rollee_shared::State, body: &str) -> Answer {
+    create_user(state, &with_body(event("create-user"), body)).await
+}
+
+#[tokio::test]
+async fn row_400_a_body_that_is_no_create_user_object() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let cases = [
+        (
+            "not JSON",
+            create_user(&state, &event("create-user-not-json")).await,
+        ),
+        (
+            "unknown field",
+            create_user(&state, &event("create-user-unknown-field")).await,
+        ),
+        (
+            "wrong field type",
+            create_user_with(&state, r#"{"metadata": "gold"}"#).await,
+        ),
+        ("an array", create_user_with(&state, "[]").await),
+    ];
+    assert_all_400(&sandbox, &cases);
+}
+
+#[tokio::test]
+async fn row_400_metadata_over_the_limits_or_reserved() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let many_keys: serde_json::Map<String, serde_json::Value> =
+        (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let cases = [
+        (
+            "too many keys",
+            create_user_with(&state, &json!({ "metadata": many_keys }).to_string()).await,
+        ),
+        (
+            "a value too long",
+            create_user_with(
+                &state,
+                &json!({"metadata": {"k": "v".repeat(513)}}).to_string(),
+            )
+            .await,
+        ),
+        (
+            "a value not a string",
+            create_user_with(&state, r#"{"metadata": {"k": 1}}"#).await,
+        ),
+        (
+            "a reserved key",
+            create_user(&state, &event("create-user-reserved-key")).await,
+        ),
+    ];
+    assert_all_400(&sandbox, &cases);
+}
+
+#[tokio::test]
+async fn row_400_a_path_id_that_is_no_uuid_or_a_body_where_none_is_taken() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let cases = [
+        (
+            "new-session: bad UUID",
+            new_session(&state, &event("new-session-bad-uuid")).await,
+        ),
+        (
+            "new-session: unexpected body",
+            new_session(
+                &state,
+                &with_body(event("new-session"), r#"{"user_id": "x"}"#),
+            )
+            .await,
+        ),
+        (
+            "list-accounts: bad UUID",
+            list_accounts(&state, &event("list-accounts-bad-uuid")).await,
+        ),
+        (
+            "reconnect-account: bad UUID",
+            reconnect_account(&state, &event("reconnect-account-bad-uuid")).await,
+        ),
+    ];
+    assert_all_400(&sandbox, &cases);
+}
+
+#[tokio::test]
+async fn row_400_a_refresh_without_a_connect_url_of_a_session() {
+    let sandbox = sandbox().await;
+    let state = dev_state(&sandbox).await;
+    let cases = [
+        (
+            "wrong body",
+            refresh_url(&state, &event("refresh-url-wrong-body")).await,
+        ),
+        (
+            "no body",
+            refresh_url(&state, &with_body(event("refresh-url"), "")).await,
+        ),
+        (
+            "not a Connect URL",
+            refresh_url(&state, &event("refresh-url-not-connect-url")).await,
+        ),
+        (
+            "a Connect URL without a UUID",
+            refresh_url(
+                &state,
+                &refresh_event("https://connect.example/v0.4/session/123"),
+            )
+            .await,
+        ),
+    ];
+    assert_all_400(&sandbox, &cases);
 }
 
 #[tokio::test]

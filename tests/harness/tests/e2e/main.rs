@@ -6,7 +6,7 @@
 //! - `deploy`: aliases, CodeDeploy, rollback alarms, the hook and route scopes as written, and (`--ignored`) as SAM translates them;
 //! - `deploy_hook`: the pre-traffic hook (`deploy-check`) runs the five real binaries' self-tests through a stand-in for Lambda's Invoke and reports to a stand-in for CodeDeploy;
 //! - `errors`: each row of the error table from the input that triggers it;
-//! - `retries`: the retry rules and the time budget against a failing sandbox;
+//! - `retries`: the time budget against a slow sandbox;
 //! - `events`: every file in `events/` through its handler;
 //! - `secrets`: the real AWS SDK against moto's Secrets Manager;
 //! - `rotation`: the `rotate-token` binary's four steps against moto's Secrets Manager and the sandbox, and the serving functions after it;
@@ -23,6 +23,22 @@
 //! - `deliveries`: the sandbox registers the receiver (the real `register-webhooks`) and delivers to it over HTTP: the whole story, retries, duplicates;
 //! - `webhooks`: the webhook receiver against moto (table, secret, EventBridge → SQS) and the sandbox's deliveries;
 //! - `artifact` (`--ignored`, after `sam build`): the built bootstraps under a local Runtime API.
+//!
+//! Each route, and where its tests are (the function crates' unit tests,
+//! `cargo test -p <function>`, run the handler over the in-memory table and
+//! the in-process sandbox, with no Python; the modules here use moto):
+//!
+//! | route | unit tests | end to end |
+//! |---|---|---|
+//! | `POST /users` | `functions/create-user` | `flow`, `ownership` (one user per caller, concurrency, the table down), `errors`, `events` |
+//! | `POST /users/{user_id}/sessions` | `functions/new-session` | `flow`, `ownership` (not yours, quota, users from before the table), `errors`, `retries` |
+//! | `POST /sessions/refresh` | `functions/refresh-url` | `flow`, `ownership` (another caller's URL), `errors` |
+//! | `GET /users/{user_id}/accounts` | `functions/list-accounts` | `lifecycle` (statuses, not yours, Rollee's faults), `errors` |
+//! | `POST /accounts/{account_id}/reconnect` | `functions/reconnect-account` | `lifecycle` (owner checked once with Rollee, quota), `errors` |
+//! | `DELETE /users/{user_id}` | `functions/erase-user` | `lifecycle` (the erasure's cut points, deliveries after it) |
+//! | `POST /webhooks/rollee` | `shared/src/webhook` | `webhooks`, `deliveries` (the five types through the sandbox) |
+//!
+//! Every route: `consistency` (template, router and handlers agree), `openapi`, `logs`, `metrics`.
 //!
 //! `support` holds what they share: the handlers' state, log and metric capture and the leak
 //! check; `cfn` reads the template as CloudFormation does.
