@@ -743,6 +743,7 @@ export interface operations {
             /** @description Erased at Rollee and here, and announced on the bus. No body. */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content?: never;

@@ -3,7 +3,7 @@
 
 use rollee_shared::State;
 use rollee_shared::flow;
-use rollee_shared::lambda_http::http::StatusCode;
+use rollee_shared::lambda_http::http::{StatusCode, header};
 use rollee_shared::lambda_http::{Body, Request, Response};
 use rollee_shared::problem::ApiError;
 use rollee_shared::request::user_id;
@@ -21,8 +21,13 @@ pub async fn handle<T: Table>(
         .as_ref()
         .ok_or_else(|| ApiError::internal("EVENT_BUS_NAME is not set"))?;
     flow::erase(&state.client, &state.store, bus, &caller, user).await?;
+    // No body; still no cache may keep the answer, as for every route.
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 
