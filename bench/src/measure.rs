@@ -270,8 +270,8 @@ async fn one_upstream(
             }
         }
         Kind::NewSession => {
-            let _ = table!(store.count_session(sub));
-            table!(store.owner_of_user(user));
+            // The quota and the owner in one transaction.
+            table!(store.gate(sub, user));
             match client.new_session(user, deadline).await {
                 Ok(s) => {
                     table!(store.record_session(sub, user, s.id));

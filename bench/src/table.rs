@@ -63,6 +63,13 @@ fn item_size(item: &Value) -> usize {
     })
 }
 
+/// An update or delete, not applied: billed as the item it touches, or the
+/// key and the values it writes when that is not stored.
+fn update_units(items: &Items, request: &Value) -> f64 {
+    let written = item_size(&request["Key"]) + item_size(&request["ExpressionAttributeValues"]);
+    units_of(items.size_of(&request["Key"]).max(written), 1024)
+}
+
 fn units_of(size: usize, per: usize) -> f64 {
     size.div_ceil(per).max(1) as f64
 }
@@ -176,17 +183,27 @@ async fn handle(
             units.write = items.put(&body["Item"]);
             json!({})
         }
+        // Each item of a transaction bills twice its write units; a
+        // condition check too (DynamoDB's rule), as the item it reads.
         "TransactWriteItems" => {
             for write in body["TransactItems"].as_array().into_iter().flatten() {
-                units.write += 2.0 * items.put(&write["Put"]["Item"]);
+                units.write += 2.0
+                    * match (
+                        write.get("Put"),
+                        write.get("Update"),
+                        write.get("ConditionCheck"),
+                    ) {
+                        (Some(put), _, _) => items.put(&put["Item"]),
+                        (_, Some(update), _) => update_units(&items, update),
+                        (_, _, Some(check)) => units_of(items.size_of(&check["Key"]), 1024),
+                        _ => 0.0,
+                    };
             }
             json!({})
         }
-        // Not applied (see above); billed as the item they touch, or the
-        // key and the values they write when it is not stored.
+        // Not applied (see above).
         "UpdateItem" | "DeleteItem" => {
-            let written = item_size(&body["Key"]) + item_size(&body["ExpressionAttributeValues"]);
-            units.write = units_of(items.size_of(&body["Key"]).max(written), 1024);
+            units.write = update_units(&items, &body);
             json!({})
         }
         _ => json!({"__type": "UnknownOperationException"}),

@@ -21,7 +21,7 @@ pub use lifecycle::{USER_ERASED, accounts, erase, reconnect};
 use crate::problem::{ApiError, Problem};
 use crate::request::Caller;
 use crate::rollee::{RolleeClient, RolleeError, Session};
-use crate::store::{CallerRecord, Table};
+use crate::store::{CallerRecord, Gate, Table};
 
 /// How long `POST /users` waits for a concurrent first call of the same
 /// caller to finish creating its user, before answering 409.
@@ -45,16 +45,19 @@ fn user_not_found() -> ApiError {
 async fn within_quota(store: &impl Table, caller: &Caller) -> Result<(), ApiError> {
     match store.count_session(caller.sub()).await? {
         Ok(()) => Ok(()),
-        Err(seconds) => {
-            tracing::info!("a caller is over its quota of Connect sessions per minute");
-            crate::metrics::quota_rejected();
-            Err(ApiError::new(
-                Problem::RateLimited,
-                "This user asked for too many Connect sessions in the last minute; retry after Retry-After seconds.",
-            )
-            .with_retry_after(Some(seconds)))
-        }
+        Err(seconds) => Err(over_quota(seconds)),
     }
+}
+
+/// The caller is over its quota of sessions: 429, before any Rollee call.
+fn over_quota(seconds: u64) -> ApiError {
+    tracing::info!("a caller is over its quota of Connect sessions per minute");
+    crate::metrics::quota_rejected();
+    ApiError::new(
+        Problem::RateLimited,
+        "This user asked for too many Connect sessions in the last minute; retry after Retry-After seconds.",
+    )
+    .with_retry_after(Some(seconds))
 }
 
 /// `POST /users`: the caller's one Rollee user, created on its first call,
@@ -187,10 +190,23 @@ pub async fn new_session(
     caller: &Caller,
     user_id: Uuid,
 ) -> Result<Session, ApiError> {
-    within_quota(store, caller).await?;
     let deadline = client.deadline();
-    if ownership(client, store, caller, user_id, deadline).await? != Some(Ownership::Owned) {
-        return Err(user_not_found());
+    // The quota and the owner in one table call; a user the table does not
+    // know is counted, then checked with Rollee once.
+    match store.gate(caller.sub(), user_id).await? {
+        Gate::Open => {}
+        Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
+        Gate::Closed => {
+            tracing::info!(%user_id, "new session refused: the user is not the caller's, or is being erased");
+            return Err(user_not_found());
+        }
+        Gate::Unknown => {
+            within_quota(store, caller).await?;
+            if ownership(client, store, caller, user_id, deadline).await? != Some(Ownership::Owned)
+            {
+                return Err(user_not_found());
+            }
+        }
     }
     let session = match mint(client, user_id, deadline).await {
         Ok(session) => session,

@@ -29,6 +29,8 @@ use uuid::Uuid;
 
 mod calls;
 pub mod delivery;
+mod gate;
+pub use gate::Gate;
 mod lease;
 pub mod lifecycle;
 mod table;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::lifecycle::AccountOwner;
 use super::{
-    CLAIM_LEASE, CallerRecord, SESSION_RECORD_LIFETIME, SessionRecord, Store, StoreError,
+    CLAIM_LEASE, CallerRecord, Gate, SESSION_RECORD_LIFETIME, SessionRecord, Store, StoreError,
     UserRecord, now,
 };
 
@@ -92,6 +92,11 @@ pub trait Table: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     fn delete_items(&self, keys: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn end_erasure(&self, user_id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn gate(
+        &self,
+        sub: &str,
+        user_id: Uuid,
+    ) -> impl Future<Output = Result<Gate, StoreError>> + Send;
 }
 
 /// The keys of `sub`'s session quota items that may still exist (the
@@ -175,6 +180,9 @@ impl Table for Store {
     }
     async fn end_erasure(&self, user_id: Uuid) -> Result<(), StoreError> {
         Store::end_erasure(self, user_id).await
+    }
+    async fn gate(&self, sub: &str, user_id: Uuid) -> Result<Gate, StoreError> {
+        Store::gate(self, sub, user_id).await
     }
 }
 
@@ -453,6 +461,42 @@ impl Table for MemoryTable {
     async fn end_erasure(&self, user_id: Uuid) -> Result<(), StoreError> {
         self.items()?.remove(&format!("user#{user_id}"));
         Ok(())
+    }
+    async fn gate(&self, sub: &str, user_id: Uuid) -> Result<Gate, StoreError> {
+        // As the transaction: the owner checked, then the quota counted, or nothing.
+        let owner = match self.items()?.get(&format!("user#{user_id}")) {
+            Some(Item::User {
+                sub: owner,
+                erasing,
+            }) => Some(owner == sub && !erasing),
+            _ => None,
+        };
+        match owner {
+            None => Ok(Gate::Unknown),
+            Some(false) => {
+                // Over the quota wins, as in DynamoDB's answer (the first reason).
+                match self.peek_quota(sub)? {
+                    Some(wait) => Ok(Gate::OverQuota(wait)),
+                    None => Ok(Gate::Closed),
+                }
+            }
+            Some(true) => Ok(match self.count_session(sub).await? {
+                Ok(()) => Gate::Open,
+                Err(wait) => Gate::OverQuota(wait),
+            }),
+        }
+    }
+}
+
+impl MemoryTable {
+    /// `Some(seconds to wait)` when `sub` has no session left this minute.
+    fn peek_quota(&self, sub: &str) -> Result<Option<u64>, StoreError> {
+        let now = now();
+        let full = matches!(
+            self.items()?.get(&format!("quota#{sub}#{}", now / 60)),
+            Some(Item::Quota { n }) if *n >= self.sessions_per_minute
+        );
+        Ok(full.then_some(60 - now % 60))
     }
 }
 

@@ -119,29 +119,37 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
     let (e, over_id) = with_request_id(event("create-user"));
     create_user(&state, &e).await.problem(429);
 
-    let expected: [(&str, &str, &[&str], &[&str]); 4] = [
+    // The table calls of each request, counted: a first POST /users counts
+    // the quota, reads the caller, claims it, completes (4); a new session
+    // for a known user counts and checks the owner in one transaction, then
+    // records the session (2); a refresh counts, reads the session, records
+    // the new one (3).
+    let expected: [(&str, &str, &[&str], &[&str], usize); 4] = [
         (
             &created_id,
             "2xx",
             &["POST /users"],
             &["GetItem", "PutItem", "TransactWriteItems", "UpdateItem"],
+            4,
         ),
         (
             &session_id,
             "2xx",
             &["POST /users/{id}/sessions/new"],
-            &["GetItem", "PutItem", "UpdateItem"],
+            &["PutItem", "TransactWriteItems"],
+            2,
         ),
         (
             &refresh_id,
             "2xx",
             &["POST /sessions/{id}/refresh"],
             &["GetItem", "PutItem", "UpdateItem"],
+            3,
         ),
         // Over the quota: the counter's refused condition, and nothing else.
-        (&over_id, "4xx", &[], &["UpdateItem"]),
+        (&over_id, "4xx", &[], &["UpdateItem"], 1),
     ];
-    for (id, class, endpoints, operations) in expected {
+    for (id, class, endpoints, operations, table_calls) in expected {
         let lines = metric_lines_of(id);
         let answer = the(&lines, "Requests");
         assert!(answer.publishes("Requests", &[("Function", "e2e"), ("StatusClass", class)]));
@@ -153,6 +161,14 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
         assert_eq!(
             strings(&lines, "Operation"),
             operations.iter().map(|o| o.to_string()).collect()
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|d| d.value("TableCalls").is_some())
+                .count(),
+            table_calls,
+            "{class} {operations:?}"
         );
         for table in lines.iter().filter(|d| d.value("TableCalls").is_some()) {
             // A refused condition (the quota) is an answer, not a failure.
