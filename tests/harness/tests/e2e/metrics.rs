@@ -96,6 +96,9 @@ async fn a_jwt_rollee_rejects_produces_the_metric_the_jwt_rejected_alarm_watches
     assert_no_leaks();
 }
 
+/// A request's id, status class, Rollee endpoints, table operations and table calls.
+type Expected<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], usize);
+
 #[tokio::test]
 async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its_quota() {
     let sandbox = sandbox().await;
@@ -124,7 +127,7 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
     // for a known user counts and checks the owner in one transaction, then
     // records the session (2); a refresh counts, reads the session, records
     // the new one (3).
-    let expected: [(&str, &str, &[&str], &[&str], usize); 4] = [
+    let expected: [Expected; 4] = [
         (
             &created_id,
             "2xx",
