@@ -416,11 +416,19 @@ async fn registered_with_the_sandbox_a_new_user_and_a_connected_account_reach_th
         .filter(|l| l.contains("\"ConnectEvents\""))
         .map(str::to_owned)
         .collect();
-    assert!(
-        funnel.iter().any(|l| l.contains("\"Screen\":\"login\"")
-            && l.contains("\"ConnectionStatus\":\"success\"")),
-        "{funnel:?}"
-    );
+    // Valid EMF, under both of its dimension sets, counting one.
+    let login = funnel
+        .iter()
+        .map(|l| rollee_harness::emf::check(l, NAMESPACE).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .find(|d| {
+            d.publishes(
+                "ConnectEvents",
+                &[("Screen", "login"), ("ConnectionStatus", "success")],
+            )
+        })
+        .unwrap_or_else(|| panic!("no login step counted: {funnel:?}"));
+    assert!(login.publishes("ConnectEvents", &[("Screen", "login")]));
+    assert_eq!(login.value("ConnectEvents"), Some(1.0));
     for line in &funnel {
         assert!(
             !line.contains(&user) && !line.contains(&account.to_string()),
