@@ -137,8 +137,7 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<Option<T>, Ap
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
     // JSON's whitespace (RFC 8259), not `u8::is_ascii_whitespace`, which
-    // also counts form feed: a body of "\x0c" is not JSON, and no empty body
-    // (found by the schemathesis run).
+    // also counts form feed: a body of "\x0c" is not JSON, and no empty body.
     match bytes
         .iter()
         .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))

@@ -211,7 +211,7 @@ mod tests {
             json!({"link": link}),
             json!({"link": link, "session_expires_at": "tomorrow"}),
             json!({"link": link, "session_expires_at": 5}),
-            // Year 10000 in UTC: converting it used to panic.
+            // Year 10000 once in UTC: out of range, not a panic.
             json!({"link": link, "session_expires_at": "9999-12-31T23:30:00-01:00"}),
         ] {
             assert!(parse_session(&v).unwrap().expires_at.is_none(), "{v}");
