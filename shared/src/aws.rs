@@ -15,9 +15,11 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-/// A whole Secrets Manager call, SDK retries included, ends within this; it
-/// sits inside the Rollee client's budget when a 401 triggers a re-read.
-pub const SECRET_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A whole AWS call (Secrets Manager, DynamoDB, EventBridge), SDK retries
+/// included, ends within this, unless the function sets its own (the
+/// webhook's, under Rollee's 10 s): a secret re-read after a 401 sits inside
+/// the Rollee client's budget.
+pub const AWS_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An SDK configuration loader that uses `http` for its calls. In Lambda the
 /// credentials and the region are environment variables: they are read
@@ -28,7 +30,7 @@ pub fn loader(http: &reqwest::Client) -> ConfigLoader {
         .http_client(ReqwestHttpClient(http.clone()))
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_timeout(SECRET_CALL_TIMEOUT)
+                .operation_timeout(AWS_CALL_TIMEOUT)
                 .build(),
         );
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {

@@ -322,7 +322,7 @@ fn the_function_timeout_leaves_room_for_the_rollee_budget_and_sits_under_api_gat
         .find(|(_, _, m)| binary_of(m) == ROTATION_BINARY)
         .unwrap();
     let rotation_timeout = rotation["Timeout"].as_u64().unwrap();
-    let secrets = rollee_shared::aws::SECRET_CALL_TIMEOUT.as_secs();
+    let secrets = rollee_shared::aws::AWS_CALL_TIMEOUT.as_secs();
     assert!(
         budget + 4 * secrets < rotation_timeout,
         "rotation timeout {rotation_timeout} s"
