@@ -25,6 +25,8 @@ pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
 pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
 /// Every function's: the CloudWatch namespace of its metrics; unset, no metrics.
 pub const VAR_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+/// `off`: the table's connection is not opened at init ([`crate::app`]).
+pub const VAR_CONNECT_AT_INIT: &str = "CONNECT_AT_INIT";
 /// The rotation function's: the path of Rollee's token refresh on the API's host.
 pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
 /// The webhook function's: the generated secret Rollee's deliveries are checked with.
@@ -51,7 +53,7 @@ pub const DEFAULT_SESSIONS_PER_MINUTE: u32 = 10;
 pub const VAR_EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 9] = [
+pub const VARIABLES: [&str; 10] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TOKEN,
@@ -61,6 +63,7 @@ pub const VARIABLES: [&str; 9] = [
     VAR_JWT_MAX_AGE,
     VAR_JWT_WARN_DAYS,
     VAR_METRICS_NAMESPACE,
+    VAR_CONNECT_AT_INIT,
 ];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
 /// template sets it so that the operator sees which Rollee is used; without
@@ -90,6 +93,9 @@ pub struct Config {
     pub token_policy: TokenPolicy,
     /// Where metrics go (see [`crate::metrics`]); `None`: no metrics.
     pub metrics_namespace: Option<String>,
+    /// Whether init opens the table's connection beside the secret's read
+    /// (default on; `CONNECT_AT_INIT=off`).
+    pub connect_at_init: bool,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -135,6 +141,8 @@ pub enum ConfigError {
         "both {VAR_WEBHOOK_SECRET_ID} and {VAR_WEBHOOK_SECRET} are set: set {VAR_WEBHOOK_SECRET_ID} when deployed, {VAR_WEBHOOK_SECRET} only for local development, not both"
     )]
     TwoWebhookSecrets,
+    #[error("{VAR_CONNECT_AT_INIT} must be on or off")]
+    BadConnectAtInit,
     #[error("{VAR_WEBHOOK_SECRET} must be at least 32 characters")]
     ShortWebhookSecret,
     #[error(
@@ -229,6 +237,11 @@ impl Config {
             sessions_per_minute,
             token_policy,
             metrics_namespace: metrics_namespace(&lookup)?,
+            connect_at_init: match get(VAR_CONNECT_AT_INIT)?.as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(_) => return Err(ConfigError::BadConnectAtInit),
+            },
         })
     }
 }
@@ -303,6 +316,29 @@ mod tests {
         );
         assert_eq!(c.api_url.as_str(), SANDBOX_API_URL);
         assert_eq!(c.dev_caller_sub, None);
+    }
+
+    #[test]
+    fn the_tables_connection_is_opened_at_init_unless_turned_off() {
+        let secret = (VAR_SECRET_ID, "rollee/jwt");
+        assert!(config(&[secret]).unwrap().connect_at_init);
+        assert!(
+            config(&[secret, (VAR_CONNECT_AT_INIT, "on")])
+                .unwrap()
+                .connect_at_init
+        );
+        assert!(
+            !config(&[secret, (VAR_CONNECT_AT_INIT, " off ")])
+                .unwrap()
+                .connect_at_init
+        );
+        for bad in ["yes", "0", "OFF"] {
+            assert_eq!(
+                config(&[secret, (VAR_CONNECT_AT_INIT, bad)]).unwrap_err(),
+                ConfigError::BadConnectAtInit,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
