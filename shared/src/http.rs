@@ -73,13 +73,21 @@ pub fn client_with_roots(
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    for (n, certificate) in extra.iter().enumerate() {
-        roots.add(certificate.clone()).map_err(|e| {
-            format!(
-                "{VAR_CA_BUNDLE}: certificate {} of the file is not a usable CA certificate: {e}",
-                n + 1
-            )
-        })?;
+    // A system bundle may hold a certificate webpki cannot take as a trust
+    // anchor among a hundred it can: those are skipped (and said); a file
+    // of which none is usable is an error.
+    let (added, skipped) = roots.add_parsable_certificates(extra.iter().cloned());
+    if !extra.is_empty() && added == 0 {
+        return Err(format!(
+            "{VAR_CA_BUNDLE}: none of the file's {} certificate(s) is a usable CA certificate",
+            extra.len()
+        ));
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            "{VAR_CA_BUNDLE}: {skipped} of the file's {} certificates are not usable CA certificates and are ignored",
+            extra.len()
+        );
     }
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -177,7 +185,10 @@ mod tests {
             attempt: Duration::from_secs(1),
         };
         let e = client_with_roots(timeouts, &certificates).unwrap_err();
-        assert!(e.starts_with("AWS_CA_BUNDLE: certificate 1 "), "{e}");
+        assert!(
+            e.starts_with("AWS_CA_BUNDLE: none of the file's 1 certificate(s) is a usable CA"),
+            "{e}"
+        );
         assert!(client_with_roots(timeouts, &[]).is_ok());
         std::fs::remove_file(path).unwrap();
     }

