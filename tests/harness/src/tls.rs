@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -96,20 +97,27 @@ impl LocalCa {
     pub fn front_on(&self, listener: TcpListener, upstream: SocketAddr) -> TlsFront {
         let addr = listener.local_addr().unwrap_or(upstream);
         let acceptor = self.acceptor.clone();
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let counted = handshakes.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let acceptor = acceptor.clone();
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     // A failed handshake or a dropped connection: the client
                     // sees it; nothing to do here.
-                    let _ = forward(acceptor, stream, upstream).await;
+                    let _ = forward(acceptor, stream, upstream, &counted).await;
                 });
             }
         });
-        TlsFront { addr, task }
+        TlsFront {
+            addr,
+            handshakes,
+            task,
+        }
     }
 }
 
@@ -117,10 +125,12 @@ async fn forward(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     upstream: SocketAddr,
+    handshakes: &AtomicUsize,
 ) -> std::io::Result<()> {
     // Small request/response exchanges: no Nagle delay on either leg.
     stream.set_nodelay(true)?;
     let mut tls = acceptor.accept(stream).await?;
+    handshakes.fetch_add(1, Ordering::SeqCst);
     let mut plain = TcpStream::connect(upstream).await?;
     plain.set_nodelay(true)?;
     tokio::io::copy_bidirectional(&mut tls, &mut plain).await?;
@@ -130,6 +140,7 @@ async fn forward(
 /// A running TLS front; stops when dropped.
 pub struct TlsFront {
     addr: SocketAddr,
+    handshakes: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -142,6 +153,11 @@ impl Drop for TlsFront {
 impl TlsFront {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The TLS connections it accepted so far (handshakes completed).
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
     }
 
     /// `https://127.0.0.1:<port>`.

@@ -18,7 +18,9 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 struct Upstreams {
     _moto: Moto,
     sandbox: rollee_sandbox::Sandbox,
-    _fronts: Vec<rollee_harness::tls::TlsFront>,
+    /// Secrets Manager's and DynamoDB's (moto's) TLS front.
+    aws: rollee_harness::tls::TlsFront,
+    _rollee: rollee_harness::tls::TlsFront,
     vars: Vec<(&'static str, String)>,
 }
 
@@ -50,7 +52,8 @@ async fn upstreams(ca: &LocalCa) -> Upstreams {
     Upstreams {
         _moto: moto,
         sandbox,
-        _fronts: vec![aws, rollee],
+        aws,
+        _rollee: rollee,
         vars,
     }
 }
@@ -134,6 +137,38 @@ async fn a_bad_aws_ca_bundle_stops_the_start_naming_the_variable() {
             up.sandbox.requests().is_empty(),
             "nothing is called before the bundle is read"
         );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A cold start opens the table's connection while it reads the secret
+/// (`CONNECT_AT_INIT`, shared/src/app/connect.rs): here both are moto,
+/// behind one TLS front, which sees two handshakes by the end of init, and
+/// one with `CONNECT_AT_INIT=off`.
+#[tokio::test]
+async fn a_cold_start_opens_the_tables_connection_beside_the_secrets_unless_turned_off() {
+    let dir = scratch();
+    let ca = LocalCa::new(&dir).unwrap();
+    for (setting, handshakes) in [(None, 2), (Some("on"), 2), (Some("off"), 1)] {
+        let up = upstreams(&ca).await;
+        let mut vars = up.vars.clone();
+        vars.push(("AWS_CA_BUNDLE", ca.bundle().display().to_string()));
+        if let Some(setting) = setting {
+            vars.push(("CONNECT_AT_INIT", setting.to_owned()));
+        }
+        let function = start(&vars).await;
+        function.init(TIMEOUT).await.unwrap();
+        assert_eq!(
+            up.aws.handshakes(),
+            handshakes,
+            "CONNECT_AT_INIT={setting:?}"
+        );
+        // The first request works either way.
+        let created = function
+            .invoke(&event("create-user"), TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(created["statusCode"], 201, "{created}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
