@@ -19,6 +19,7 @@ use crate::Error;
 use crate::paired::{self, Calls};
 use crate::settings::{IN_FLIGHT, INIT_TIMEOUT, NAMESPACE, SECRET, UPSTREAM_DELAY};
 use crate::table::{FastTable, Units};
+use crate::upstreams::Upstreams;
 use crate::workload::{Env, JwtFrom, Kind, Work, invoke, start};
 
 /// Everything that went wrong in the run; any entry voids the figures.
@@ -92,7 +93,9 @@ pub struct Concurrency {
 pub async fn init(
     kind: Kind,
     env: &Env,
+    upstreams: &Upstreams,
     moto: &Moto,
+    aws_endpoint: &str,
     count: usize,
     failures: &Failures,
 ) -> Result<Init, Error> {
@@ -113,14 +116,24 @@ pub async fn init(
                 Err(e) => failures.add(format!("{} init #{i}: {e}", kind.binary())),
             }
         }
-        init.round_trips.push(secret_round_trip(moto).await?);
+        init.round_trips
+            .push(secret_round_trip(upstreams, moto, aws_endpoint).await?);
     }
     Ok(init)
 }
 
-/// One GetSecretValue on a new client and connection, as at a cold start.
-async fn secret_round_trip(moto: &Moto) -> Result<Duration, Error> {
-    let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await?);
+/// One GetSecretValue on a new client and connection (over TLS when the
+/// functions' is), as at a cold start.
+async fn secret_round_trip(
+    upstreams: &Upstreams,
+    moto: &Moto,
+    aws_endpoint: &str,
+) -> Result<Duration, Error> {
+    let sdk_config = moto.sdk_config_over(upstreams.fresh_client()?).await;
+    let config = aws_sdk_secretsmanager::config::Builder::from(&sdk_config)
+        .endpoint_url(aws_endpoint)
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
     let started = Instant::now();
     client.get_secret_value().secret_id(SECRET).send().await?;
     Ok(started.elapsed())

@@ -45,10 +45,32 @@ pub struct Settings {
     /// The functions send their metric lines (as deployed); `--metrics off`
     /// leaves METRICS_NAMESPACE unset, to compare.
     pub metrics: bool,
+    /// The upstreams over TLS with the run's CA (`--tls off`: plain HTTP,
+    /// see [`crate::upstreams`]).
+    pub tls: bool,
+    /// Only the cold starts (`--cold-only`: init and the first request, wall
+    /// and CPU time, see [`crate::cold`]), without the warm, concurrent and
+    /// cost figures.
+    pub cold_only: bool,
+    /// The cold starts also under the CPU quota where the machine allows
+    /// it (`--quota off`: not).
+    pub quota: bool,
+    /// The Connect functions open the table's connection at init (as
+    /// deployed); `--connect-at-init off` sets CONNECT_AT_INIT=off, to compare.
+    pub connect_at_init: bool,
+}
+
+fn on_off(flag: &str, value: Option<String>) -> Result<bool, Error> {
+    match value.as_deref() {
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        _ => Err(format!("{flag} takes on or off").into()),
+    }
 }
 
 impl Settings {
-    /// `[--smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off]`.
+    /// `[--smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off]
+    /// [--tls on|off] [--cold-only] [--quota on|off] [--connect-at-init on|off]`.
     pub fn from_args() -> Result<Settings, Error> {
         let mut args = std::env::args().skip(1);
         let mut smoke = false;
@@ -57,11 +79,19 @@ impl Settings {
         let mut table = TableChoice::Fast;
         let mut emf_only = false;
         let mut metrics = true;
+        let mut tls = true;
+        let mut cold_only = false;
+        let mut quota = true;
+        let mut connect_at_init = true;
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => smoke = true,
                 "--skip-build" => build = false,
                 "--emf-only" => emf_only = true,
+                "--cold-only" => cold_only = true,
+                "--tls" => tls = on_off("--tls", args.next())?,
+                "--quota" => quota = on_off("--quota", args.next())?,
+                "--connect-at-init" => connect_at_init = on_off("--connect-at-init", args.next())?,
                 "--metrics" => {
                     metrics = match args.next().as_deref() {
                         Some("on") => true,
@@ -79,13 +109,15 @@ impl Settings {
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto, --emf-only, --metrics on|off"
+                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto, --emf-only, --metrics on|off, --tls on|off, --cold-only, --quota on|off, --connect-at-init on|off"
                     )
                     .into());
                 }
             }
         }
-        let default_json = if smoke {
+        let default_json = if cold_only {
+            "target/bench-cold.json"
+        } else if smoke {
             "target/bench-smoke.json"
         } else {
             "bench/results.json"
@@ -100,6 +132,10 @@ impl Settings {
             build,
             emf_only,
             metrics,
+            tls,
+            cold_only,
+            quota,
+            connect_at_init,
         })
     }
 }

@@ -124,10 +124,6 @@ impl FastTable {
         Ok(FastTable { addr, items, task })
     }
 
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// The units of the requests that arrived inside each window.
     pub fn units_within(&self, windows: &[(Instant, Instant)]) -> Vec<Units> {
         let billed = self

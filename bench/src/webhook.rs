@@ -32,10 +32,12 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::Error;
+use crate::cold::{Cold, ColdWork, Quota};
 use crate::measure::{Failures, percentile};
 use crate::paired::{self, Calls};
 use crate::settings::{INIT_TIMEOUT, NAMESPACE, TABLE, root};
 use crate::table::{FastTable, Units};
+use crate::upstreams::Upstreams;
 
 const BINARY: &str = "webhook";
 const SECRET_ID: &str = "rollee/connect/webhook";
@@ -112,10 +114,6 @@ impl FastBus {
         Ok(FastBus { addr, served, task })
     }
 
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// Within each window: the time `PutEvents` calls were being served,
     /// their number, and the events billed.
     fn within(&self, windows: &[(Instant, Instant)]) -> Vec<(Duration, u32, u64)> {
@@ -166,128 +164,203 @@ fn delivery_event(credentials: &Credentials) -> Result<Value, Error> {
     Ok(e)
 }
 
-/// `inits` cold starts, then `warm` + 1 deliveries in one process, then
-/// `warm` direct sequences of the same calls.
-pub async fn measure(
-    moto: &Moto,
-    table: &FastTable,
-    inits: usize,
-    warm: usize,
-    failures: &Failures,
-) -> Result<WebhookResult, Error> {
-    let table_endpoint = table.endpoint();
-    let table_endpoint = table_endpoint.as_str();
-    moto.put_secret(SECRET_ID, WEBHOOK_SECRET).await?;
-    let bus = FastBus::start().await?;
-    let credentials = Credentials::derive(WEBHOOK_SECRET).ok_or("a short webhook secret")?;
-    let bus_endpoint = bus.endpoint();
-    let vars = [
-        ("WEBHOOK_SECRET_ID", SECRET_ID),
-        ("WEBHOOK_HEADER", DEFAULT_HEADER),
-        ("WEBHOOK_SIGNATURE", "off"),
-        ("EVENT_BUS_NAME", BUS),
-        ("OWNERSHIP_TABLE", TABLE),
-        ("METRICS_NAMESPACE", NAMESPACE),
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", table_endpoint),
-        ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_SESSION_TOKEN", "testing"),
-    ];
-    let path = bootstrap();
-    let start = |capture| Bootstrap::start(&path, BINARY, &vars, capture);
+/// The webhook function's set-up: its secret in moto, the bus stand-in,
+/// the variables it is started with.
+pub struct Webhook {
+    bus: FastBus,
+    bus_endpoint: String,
+    table_endpoint: String,
+    credentials: Credentials,
+    vars: Vec<(String, String)>,
+}
 
-    let mut init = Vec::with_capacity(inits);
-    for i in 0..inits {
-        let function = start(false).await?;
-        match function.init(INIT_TIMEOUT).await {
-            Ok(d) => init.push(d),
-            Err(e) => failures.add(format!("webhook init #{i}: {e}")),
-        }
+/// Deliveries for cold starts: each a new one, answered 200.
+struct Deliveries<'a>(&'a Credentials);
+
+impl ColdWork for Deliveries<'_> {
+    fn event(&mut self) -> Result<Value, Error> {
+        delivery_event(self.0)
+    }
+    fn check(&mut self, response: &Value) -> bool {
+        response["statusCode"].as_u64() == Some(200)
+    }
+}
+
+impl Webhook {
+    /// `aws_endpoint` (moto) and `table_endpoint` as the functions reach
+    /// them; the bus stand-in is exposed the same way.
+    pub async fn new(
+        moto: &Moto,
+        upstreams: &Upstreams,
+        aws_endpoint: &str,
+        table_endpoint: &str,
+    ) -> Result<Webhook, Error> {
+        moto.put_secret(SECRET_ID, WEBHOOK_SECRET).await?;
+        let bus = FastBus::start().await?;
+        let bus_endpoint = upstreams.expose(bus.addr).await?;
+        let credentials = Credentials::derive(WEBHOOK_SECRET).ok_or("a short webhook secret")?;
+        let mut vars: Vec<(String, String)> = [
+            ("WEBHOOK_SECRET_ID", SECRET_ID),
+            ("WEBHOOK_HEADER", DEFAULT_HEADER),
+            ("WEBHOOK_SIGNATURE", "off"),
+            ("EVENT_BUS_NAME", BUS),
+            ("OWNERSHIP_TABLE", TABLE),
+            ("METRICS_NAMESPACE", NAMESPACE),
+            ("AWS_ENDPOINT_URL", aws_endpoint),
+            ("AWS_ENDPOINT_URL_DYNAMODB", table_endpoint),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", bus_endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_SESSION_TOKEN", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        vars.extend(upstreams.vars());
+        Ok(Webhook {
+            bus,
+            bus_endpoint,
+            table_endpoint: table_endpoint.to_owned(),
+            credentials,
+            vars,
+        })
     }
 
-    let function = start(true).await?;
-    function.init(INIT_TIMEOUT).await?;
-    let mut windows = Vec::with_capacity(warm + 1);
-    for i in 0..=warm {
-        let e = delivery_event(&credentials)?;
-        let started = Instant::now();
-        let response = function.invoke(&e, Duration::from_secs(30)).await;
-        windows.push((started, Instant::now()));
-        match response {
-            Ok(r) if r["statusCode"].as_u64() == Some(200) => {}
-            Ok(r) => failures.add(format!("webhook delivery #{i}: {}", r["body"])),
-            Err(e) => failures.add(format!("webhook delivery #{i}: {e}")),
-        }
+    async fn start(&self, capture: bool) -> Result<Bootstrap, Error> {
+        let vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(Bootstrap::start(&bootstrap(), BINARY, &vars, capture).await?)
     }
-    let peak_rss_kib = function.peak_rss_kib();
-    let output = function.stop();
-    let (first, windows) = windows.split_at(1);
-    let duration = |(from, to): &(Instant, Instant)| to.duration_since(*from);
-    let bus_within = bus.within(windows);
-    let published: Vec<Duration> = bus_within.iter().map(|(time, _, _)| *time).collect();
-    let (mut calls, mut overhead) = (Vec::new(), Vec::new());
-    match paired::by_invocation(&output, NAMESPACE) {
-        Ok(mut all) if !all.is_empty() => {
-            calls = all.split_off(1);
-            overhead = paired::overheads(BINARY, windows, &calls, &published, failures);
-        }
-        Ok(_) => failures.add("webhook: no metric lines to pair".to_owned()),
-        Err(e) => failures.add(format!("webhook: a metric line is malformed: {e}")),
-    }
-    let units = table.units_within(windows);
 
-    // The same calls from here, with the same endpoints.
-    let sdk_config = moto.sdk_config().await?;
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-        .endpoint_url(table_endpoint)
-        .build();
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), TABLE, 0);
-    let events = aws_sdk_eventbridge::config::Builder::from(&sdk_config)
-        .endpoint_url(&bus_endpoint)
-        .build();
-    let events = aws_sdk_eventbridge::Client::from_conf(events);
-    let mut upstream = Vec::with_capacity(warm);
-    for i in 0..warm {
-        let e = delivery_event(&credentials)?;
-        let body = e["body"].as_str().unwrap_or_default().to_owned();
-        let started = Instant::now();
-        let digest = body_digest(body.as_bytes());
-        let done = async {
-            if !matches!(store.claim_delivery(&digest).await?, Claim::Claimed(_)) {
-                return Err::<(), Error>("not claimed".into());
+    /// `count` cold starts with a first delivery each ([`crate::cold`]).
+    pub async fn cold(
+        &self,
+        count: usize,
+        quota: Option<&Quota>,
+        failures: &Failures,
+    ) -> Result<Cold, Error> {
+        let mut work = Deliveries(&self.credentials);
+        crate::cold::measure(
+            BINARY,
+            count,
+            quota,
+            || self.start(false),
+            &mut work,
+            failures,
+        )
+        .await
+    }
+
+    /// `inits` cold starts, then `warm` + 1 deliveries in one process, then
+    /// `warm` direct sequences of the same calls.
+    pub async fn measure(
+        &self,
+        moto: &Moto,
+        upstreams: &Upstreams,
+        table: &FastTable,
+        inits: usize,
+        warm: usize,
+        failures: &Failures,
+    ) -> Result<WebhookResult, Error> {
+        let (bus, credentials) = (&self.bus, &self.credentials);
+        let table_endpoint = self.table_endpoint.as_str();
+        let bus_endpoint = &self.bus_endpoint;
+        let start = |capture| self.start(capture);
+
+        let mut init = Vec::with_capacity(inits);
+        for i in 0..inits {
+            let function = start(false).await?;
+            match function.init(INIT_TIMEOUT).await {
+                Ok(d) => init.push(d),
+                Err(e) => failures.add(format!("webhook init #{i}: {e}")),
             }
-            store.owner_of_user(Uuid::new_v4()).await?;
-            let entry = PutEventsRequestEntry::builder()
-                .event_bus_name(BUS)
-                .source("rollee.connect")
-                .detail_type("update_user")
-                .detail(body.clone())
-                .build();
-            events.put_events().entries(entry).send().await?;
-            store.delivery_published(&digest).await?;
-            Ok(())
         }
-        .await;
-        upstream.push(started.elapsed());
-        if let Err(e) = done {
-            failures.add(format!("webhook upstream #{i}: {e}"));
+
+        let function = start(true).await?;
+        function.init(INIT_TIMEOUT).await?;
+        let mut windows = Vec::with_capacity(warm + 1);
+        for i in 0..=warm {
+            let e = delivery_event(credentials)?;
+            let started = Instant::now();
+            let response = function.invoke(&e, Duration::from_secs(30)).await;
+            windows.push((started, Instant::now()));
+            match response {
+                Ok(r) if r["statusCode"].as_u64() == Some(200) => {}
+                Ok(r) => failures.add(format!("webhook delivery #{i}: {}", r["body"])),
+                Err(e) => failures.add(format!("webhook delivery #{i}: {e}")),
+            }
         }
+        let peak_rss_kib = function.peak_rss_kib();
+        let output = function.stop();
+        let (first, windows) = windows.split_at(1);
+        let duration = |(from, to): &(Instant, Instant)| to.duration_since(*from);
+        let bus_within = bus.within(windows);
+        let published: Vec<Duration> = bus_within.iter().map(|(time, _, _)| *time).collect();
+        let (mut calls, mut overhead) = (Vec::new(), Vec::new());
+        match paired::by_invocation(&output, NAMESPACE) {
+            Ok(mut all) if !all.is_empty() => {
+                calls = all.split_off(1);
+                overhead = paired::overheads(BINARY, windows, &calls, &published, failures);
+            }
+            Ok(_) => failures.add("webhook: no metric lines to pair".to_owned()),
+            Err(e) => failures.add(format!("webhook: a metric line is malformed: {e}")),
+        }
+        let units = table.units_within(windows);
+
+        // The same calls from here, with the same endpoints.
+        let sdk_config = moto.sdk_config_over(upstreams.http.clone()).await;
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+            .endpoint_url(table_endpoint)
+            .build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), TABLE, 0);
+        let events = aws_sdk_eventbridge::config::Builder::from(&sdk_config)
+            .endpoint_url(bus_endpoint)
+            .build();
+        let events = aws_sdk_eventbridge::Client::from_conf(events);
+        let mut upstream = Vec::with_capacity(warm);
+        for i in 0..warm {
+            let e = delivery_event(credentials)?;
+            let body = e["body"].as_str().unwrap_or_default().to_owned();
+            let started = Instant::now();
+            let digest = body_digest(body.as_bytes());
+            let done = async {
+                if !matches!(store.claim_delivery(&digest).await?, Claim::Claimed(_)) {
+                    return Err::<(), Error>("not claimed".into());
+                }
+                store.owner_of_user(Uuid::new_v4()).await?;
+                let entry = PutEventsRequestEntry::builder()
+                    .event_bus_name(BUS)
+                    .source("rollee.connect")
+                    .detail_type("update_user")
+                    .detail(body.clone())
+                    .build();
+                events.put_events().entries(entry).send().await?;
+                store.delivery_published(&digest).await?;
+                Ok(())
+            }
+            .await;
+            upstream.push(started.elapsed());
+            if let Err(e) = done {
+                failures.add(format!("webhook upstream #{i}: {e}"));
+            }
+        }
+        Ok(WebhookResult {
+            size: std::fs::metadata(bootstrap())?.len(),
+            init,
+            first: duration(&first[0]),
+            warm: windows.iter().map(duration).collect(),
+            upstream,
+            overhead,
+            calls,
+            units,
+            publishes: bus_within.iter().map(|(_, calls, _)| *calls).collect(),
+            events: bus_within.iter().map(|(_, _, events)| *events).collect(),
+            peak_rss_kib,
+        })
     }
-    Ok(WebhookResult {
-        size: std::fs::metadata(bootstrap())?.len(),
-        init,
-        first: duration(&first[0]),
-        warm: windows.iter().map(duration).collect(),
-        upstream,
-        overhead,
-        calls,
-        units,
-        publishes: bus_within.iter().map(|(_, calls, _)| *calls).collect(),
-        events: bus_within.iter().map(|(_, _, events)| *events).collect(),
-        peak_rss_kib,
-    })
 }
 
 fn ms(d: Duration) -> f64 {

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use rollee_harness::moto::Moto;
 use rollee_harness::runtime_api::Bootstrap;
-use rollee_sandbox::Sandbox;
 use rollee_shared::flow;
 use rollee_shared::request::Caller;
 use rollee_shared::rollee::RolleeClient;
@@ -17,6 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Error;
+use crate::cold::ColdWork;
 use crate::settings::{JWT, NAMESPACE, SECRET, TABLE, root};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -100,22 +99,30 @@ pub struct Env {
 }
 
 impl Env {
-    /// Rollee is the sandbox; AWS is moto, but for the ownership table when
-    /// `table` names another endpoint.
-    pub fn new(sandbox: &Sandbox, moto: &Moto, table: Option<&str>, metrics: bool) -> Env {
+    /// Rollee at `api_url`; AWS at `aws_endpoint` (moto), but for the
+    /// ownership table when `table` names another endpoint; `tls`: what
+    /// the functions are given besides (`AWS_CA_BUNDLE`, `CONNECT_AT_INIT`).
+    pub fn new(
+        api_url: &str,
+        aws_endpoint: &str,
+        table: Option<&str>,
+        extra: Vec<(String, String)>,
+        metrics: bool,
+    ) -> Env {
         let mut env = Env {
             metrics,
             runtime_vars: vec![
-                ("ROLLEE_API_URL".into(), sandbox.base_url()),
+                ("ROLLEE_API_URL".into(), api_url.to_owned()),
                 ("OWNERSHIP_TABLE".into(), TABLE.into()),
                 // Each caller makes thousands of sessions a minute here.
                 ("SESSIONS_PER_CALLER_PER_MINUTE".into(), "10000".into()),
-                ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
+                ("AWS_ENDPOINT_URL".into(), aws_endpoint.to_owned()),
                 ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
                 ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
                 ("AWS_SESSION_TOKEN".into(), "testing".into()),
             ],
         };
+        env.runtime_vars.extend(extra);
         if metrics {
             // As deployed (the lines go where the logs go).
             env.runtime_vars
@@ -267,5 +274,16 @@ impl Work {
         {
             self.connect_url = body["connect_url"].as_str().map(str::to_owned);
         }
+    }
+}
+
+impl ColdWork for Work {
+    fn event(&mut self) -> Result<Value, Error> {
+        Ok(self.next_event())
+    }
+
+    fn check(&mut self, response: &Value) -> bool {
+        self.record(response);
+        response["statusCode"].as_u64() == Some(self.kind.expected_status())
     }
 }

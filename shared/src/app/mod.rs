@@ -25,6 +25,7 @@ use crate::selftest::{self, Incoming, Report, SelfTest};
 use crate::store::Store;
 use crate::token::{TokenError, TokenSource};
 
+pub mod connect;
 mod start;
 pub use start::{
     INIT_ERROR_TYPE, init_from_env, init_logging, init_publishing_from_env, log_filter, start,
@@ -74,9 +75,10 @@ impl<T> State<T> {
 }
 
 impl State {
-    /// Builds the state from a checked configuration; reads the JWT now.
-    /// `sdk_config` is loaded over the process's HTTP client; the DynamoDB
-    /// client is only constructed (no call at start).
+    /// Builds the state from a checked configuration; reads the JWT now,
+    /// and meanwhile opens the table's connection ([`connect`]) unless
+    /// `connect_at_init` is off. `sdk_config` is loaded over the process's
+    /// HTTP client.
     pub async fn build<F, Fut>(
         config: &Config,
         options: ClientOptions,
@@ -88,12 +90,17 @@ impl State {
     {
         let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
         let sdk_config = sdk_config(&http).await;
-        let tokens = TokenSource::load(&config.token, config.token_policy, &sdk_config).await?;
-        let store = Store::new(
-            aws_sdk_dynamodb::Client::new(&sdk_config),
-            config.table.clone(),
-            config.sessions_per_minute,
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
+        let (tokens, ()) = tokio::join!(
+            TokenSource::load(&config.token, config.token_policy, &sdk_config),
+            async {
+                if config.connect_at_init {
+                    connect::table(&dynamodb, &config.table).await;
+                }
+            },
         );
+        let tokens = tokens?;
+        let store = Store::new(dynamodb, config.table.clone(), config.sessions_per_minute);
         let bus = config
             .event_bus
             .as_ref()

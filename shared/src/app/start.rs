@@ -78,10 +78,13 @@ pub async fn start<S, E: std::fmt::Display>(
 /// error type in a header, `{"errorMessage", "errorType"}` as the body. A
 /// failure to report is logged; the process exits anyway.
 async fn report_init_error(runtime_api: &str, reason: &str) {
-    let client = match http::client(http::Timeouts {
+    // The Runtime API is plain HTTP: no AWS_CA_BUNDLE, whose bad file may
+    // be the very failure to report.
+    let timeouts = http::Timeouts {
         connect: std::time::Duration::from_secs(1),
         attempt: std::time::Duration::from_secs(2),
-    }) {
+    };
+    let client = match http::client_with_roots(timeouts, &[]) {
         Ok(client) => client,
         Err(e) => {
             tracing::warn!("could not report the init error to the Runtime API: {e}");

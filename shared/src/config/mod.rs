@@ -25,6 +25,8 @@ pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
 pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
 /// Every function's: the CloudWatch namespace of its metrics; unset, no metrics.
 pub const VAR_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+/// `off`: the table's connection is not opened at init ([`crate::app`]).
+pub const VAR_CONNECT_AT_INIT: &str = "CONNECT_AT_INIT";
 /// The rotation function's: the path of Rollee's token refresh on the API's host.
 pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
 /// The webhook function's: the generated secret Rollee's deliveries are checked with.
@@ -56,7 +58,7 @@ pub fn in_lambda(lookup: impl Fn(&str) -> Option<String>) -> bool {
 }
 
 /// Every variable of ours that [`Config`] reads (Lambda's own are not listed).
-pub const VARIABLES: [&str; 10] = [
+pub const VARIABLES: [&str; 11] = [
     VAR_API_URL,
     VAR_SECRET_ID,
     VAR_TOKEN,
@@ -67,6 +69,7 @@ pub const VARIABLES: [&str; 10] = [
     VAR_JWT_WARN_DAYS,
     VAR_METRICS_NAMESPACE,
     VAR_EVENT_BUS,
+    VAR_CONNECT_AT_INIT,
 ];
 /// What a deployed function needs (ROLLEE_API_URL has a default, but the
 /// template sets it so that the operator sees which Rollee is used; without
@@ -99,6 +102,9 @@ pub struct Config {
     /// The EventBridge bus of the functions that publish (`DELETE
     /// /users/{user_id}`: `user.erased`); the others leave it unset.
     pub event_bus: Option<String>,
+    /// Whether init opens the table's connection beside the secret's read
+    /// (default on; `CONNECT_AT_INIT=off`).
+    pub connect_at_init: bool,
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -144,6 +150,8 @@ pub enum ConfigError {
         "both {VAR_WEBHOOK_SECRET_ID} and {VAR_WEBHOOK_SECRET} are set: set {VAR_WEBHOOK_SECRET_ID} when deployed, {VAR_WEBHOOK_SECRET} only for local development, not both"
     )]
     TwoWebhookSecrets,
+    #[error("{VAR_CONNECT_AT_INIT} must be on or off")]
+    BadConnectAtInit,
     #[error("{VAR_WEBHOOK_SECRET} must be at least 32 characters")]
     ShortWebhookSecret,
     #[error(
@@ -239,6 +247,11 @@ impl Config {
             token_policy,
             metrics_namespace: metrics_namespace(&lookup)?,
             event_bus: get(VAR_EVENT_BUS)?,
+            connect_at_init: match get(VAR_CONNECT_AT_INIT)?.as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(_) => return Err(ConfigError::BadConnectAtInit),
+            },
         })
     }
 }

@@ -24,6 +24,29 @@ fn secret_id_alone_is_the_deployed_configuration() {
 }
 
 #[test]
+fn the_tables_connection_is_opened_at_init_unless_turned_off() {
+    let secret = (VAR_SECRET_ID, "rollee/jwt");
+    assert!(config(&[secret]).unwrap().connect_at_init);
+    assert!(
+        config(&[secret, (VAR_CONNECT_AT_INIT, "on")])
+            .unwrap()
+            .connect_at_init
+    );
+    assert!(
+        !config(&[secret, (VAR_CONNECT_AT_INIT, " off ")])
+            .unwrap()
+            .connect_at_init
+    );
+    for bad in ["yes", "0", "OFF"] {
+        assert_eq!(
+            config(&[secret, (VAR_CONNECT_AT_INIT, bad)]).unwrap_err(),
+            ConfigError::BadConnectAtInit,
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn dev_token_and_caller_are_read() {
     let c = config(&[
         (VAR_TOKEN, "eyJdev"),

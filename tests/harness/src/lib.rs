@@ -2,13 +2,15 @@
 //! `tests/e2e/`) and the benchmark: a local Lambda Runtime API, moto's server
 //! for Secrets Manager, the sample events of `events/`, and the rules of
 //! CloudWatch's embedded metric format that every metric line is held to;
-//! and a stand-in for Lambda's Invoke and CodeDeploy's hook status.
+//! a stand-in for Lambda's Invoke and CodeDeploy's hook status; and a local
+//! CA with TLS fronts for the local servers.
 
 pub mod aws_standin;
 pub mod bus;
 pub mod emf;
 pub mod moto;
 pub mod runtime_api;
+pub mod tls;
 
 use serde_json::Value;
 

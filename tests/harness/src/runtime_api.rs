@@ -93,6 +93,13 @@ impl RuntimeApi {
     /// Waits for the function's first `GET …/next` (the end of its init), or
     /// an init error, or `timeout`. Returns when the first poll arrived.
     pub async fn ready(&self, timeout: Duration) -> Result<Instant, String> {
+        self.poll(1, timeout).await
+    }
+
+    /// Waits for the function's `n`th `GET …/next` (the 2nd: it finished
+    /// its first invocation), or an init error, or `timeout`. Returns when
+    /// that poll arrived.
+    pub async fn poll(&self, n: usize, timeout: Duration) -> Result<Instant, String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.polled.notified();
@@ -101,8 +108,8 @@ impl RuntimeApi {
                 if let Some(error) = &state.init_error {
                     return Err(format!("init error: {}", String::from_utf8_lossy(error)));
                 }
-                if let Some(first) = state.polls.first() {
-                    return Ok(*first);
+                if let Some(nth) = state.polls.get(n.saturating_sub(1)) {
+                    return Ok(*nth);
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -289,6 +296,26 @@ impl Bootstrap {
                 String::from_utf8_lossy(&body)
             )),
         }
+    }
+
+    /// The function's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The CPU time the process has used so far, user and system, summed
+    /// over its threads (`/proc/<pid>/task/*/schedstat`, in nanoseconds:
+    /// `/proc/<pid>/stat` counts in clock ticks of 10 ms, coarser than a
+    /// whole init). A thread that already exited is not counted: the
+    /// functions' threads (one, or tokio's workers) live as long as they do.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).ok()?;
+        let mut total = 0u64;
+        for task in tasks {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(Duration::from_nanos(total))
     }
 
     /// Peak resident memory so far, in KiB (`VmHWM`).

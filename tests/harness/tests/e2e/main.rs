@@ -12,6 +12,7 @@
 //! - `rotation`: the `rotate-token` binary's four steps against moto's Secrets Manager and the sandbox, and the serving functions after it;
 //! - `selftest`: every real binary's self-test under the local Runtime API, each dependency up and down;
 //! - `startup`: the real binaries at cold start, and under a local Runtime API;
+//! - `tls`: a real binary against upstreams over TLS, trusting a local CA through `AWS_CA_BUNDLE`; a bad bundle stops its start;
 //! - `robustness`: events a function cannot read are answered, logged and survived;
 //! - `consistency`: template, local router and code agree;
 //! - `template`: the template's IAM, log retention and access-log choices;
@@ -67,4 +68,5 @@ mod selftest;
 mod startup;
 mod support;
 mod template;
+mod tls;
 mod webhooks;
