@@ -1,11 +1,12 @@
 //! Everything the Rollee Connect functions have in common, once.
 //!
 //! Layers, each using only those before it:
-//! `metrics` → `link` → `http` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `selftest` → `problem` → `bus` → `request` → `flow` → `app` → `webhook`.
+//! `metrics` → `link` → `http` → `secret` → `token` → `config` → `aws` → `rollee` → `rotation` → `store` → `selftest` → `problem` → `bus` → `request` → `flow` → `app` → `webhook`.
 //!
 //! - [`metrics`]: CloudWatch metrics as embedded-metric-format lines on stdout, and what each event emits;
 //! - [`link`]: canonical UUIDs and the session UUID of a Connect link;
 //! - [`http`]: the process's one HTTP client and bounded body reads;
+//! - [`secret`]: a Secrets Manager version read, and when a held secret is read again;
 //! - [`token`]: the Rollee JWT, read from Secrets Manager, re-read at a maximum age and (paced) on a 401;
 //! - [`config`]: settings from the environment (the serving functions' and the rotation function's), checked at start;
 //! - [`aws`]: the AWS SDK's configuration for a cold start, over our HTTP client;
@@ -32,6 +33,7 @@ pub mod problem;
 pub mod request;
 pub mod rollee;
 pub mod rotation;
+pub mod secret;
 pub mod selftest;
 pub mod store;
 #[cfg(feature = "testkit")]

@@ -1,6 +1,7 @@
 //! The secret in Secrets Manager: its versions and their stages, a version's
 //! value (redacted in Debug), and the shape a new value is stored in.
 
+use crate::secret::ReadError;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -47,23 +48,10 @@ impl Rotator {
         stage: &str,
         version: Option<&str>,
     ) -> Result<Option<Raw>, RotationError> {
-        let answer = self
-            .secrets
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage(stage)
-            .set_version_id(version.map(str::to_owned))
-            .send()
-            .await;
-        match answer {
-            Ok(out) => Ok(out.secret_string().map(|s| Raw(s.to_owned()))),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(secrets_error(e)),
+        match crate::secret::read_version(&self.secrets, secret_id, stage, version).await {
+            Ok(read) => Ok(read.string.map(Raw)),
+            Err(ReadError::NotFound(_)) => Ok(None),
+            Err(ReadError::Failed(reason)) => Err(RotationError::SecretsManager(reason)),
         }
     }
 }

@@ -14,6 +14,8 @@ pub use jwt::{Jwt, days_left, log_expiry, parse_secret};
 pub use origin::{Origin, TokenError};
 use origin::{Reader, fetch};
 
+use crate::secret::{self, Reason, RereadPolicy};
+
 /// How a process keeps its JWT fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPolicy {
@@ -35,6 +37,16 @@ impl TokenPolicy {
         reread_interval: Duration::from_secs(2),
         warn_days: 14,
     };
+}
+
+impl TokenPolicy {
+    /// When the held JWT is read again (see [`secret::reread_due`]).
+    pub fn reread(&self) -> RereadPolicy {
+        RereadPolicy {
+            max_age: self.max_age,
+            pace: self.reread_interval,
+        }
+    }
 }
 
 impl Default for TokenPolicy {
@@ -73,8 +85,8 @@ struct Inner {
 
 struct Held {
     token: CurrentToken,
-    /// When the maximum age next asks for a read (after a read, or a failed one).
-    due: Instant,
+    /// When the last read started (or failed): the maximum age counts from it.
+    last_read: Instant,
     /// The last re-read made after a 401, for the pace.
     last_reread: Option<Instant>,
 }
@@ -135,7 +147,7 @@ impl TokenSource {
                 policy,
                 held: std::sync::Mutex::new(Held {
                     token: CurrentToken { jwt, generation: 0 },
-                    due: Instant::now() + policy.max_age,
+                    last_read: Instant::now(),
                     last_reread: None,
                 }),
                 reading: tokio::sync::Mutex::new(()),
@@ -172,9 +184,18 @@ impl TokenSource {
     /// (then the held JWT is used). If the read fails, the held JWT is kept and
     /// a warning logged; the next try is one maximum age later.
     pub async fn current(&self) -> CurrentToken {
+        let due = |held: &Held| {
+            secret::reread_due(
+                self.inner.policy.reread(),
+                Reason::MaxAge,
+                held.last_read,
+                held.last_reread,
+                Instant::now(),
+            )
+        };
         let token = {
             let held = self.held();
-            if held.due > Instant::now() || !self.inner.reader.rereads() {
+            if !due(&held) || !self.inner.reader.rereads() {
                 return held.token.clone();
             }
             held.token.clone()
@@ -185,7 +206,7 @@ impl TokenSource {
         {
             // A read may have finished between the check and the lock.
             let held = self.held();
-            if held.token.generation != token.generation || held.due > Instant::now() {
+            if held.token.generation != token.generation || !due(&held) {
                 return held.token.clone();
             }
         }
@@ -207,7 +228,7 @@ impl TokenSource {
                 };
                 tracing::warn!(secret_id = %secret_id, %reason, "the Rollee JWT reached its maximum age but the secret could not be re-read; keeping the one held");
                 let mut held = self.held();
-                held.due = Instant::now() + self.inner.policy.max_age;
+                held.last_read = Instant::now();
                 held.token.clone()
             }
         }
@@ -237,10 +258,14 @@ impl TokenSource {
                 return Ok((held.token.jwt != rejected.jwt).then(|| held.token.clone()));
             }
             let now = Instant::now();
-            if held
-                .last_reread
-                .is_some_and(|at| now.duration_since(at) < self.inner.policy.reread_interval)
-            {
+            let policy = self.inner.policy.reread();
+            if !secret::reread_due(
+                policy,
+                Reason::Refusal,
+                held.last_read,
+                held.last_reread,
+                now,
+            ) {
                 return Ok(None);
             }
             held.last_reread = Some(now);
@@ -266,7 +291,7 @@ impl TokenSource {
             jwt: fresh,
             generation: held.token.generation + 1,
         };
-        held.due = Instant::now() + self.inner.policy.max_age;
+        held.last_read = Instant::now();
         (held.token.clone(), changed)
     }
 }

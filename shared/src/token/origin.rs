@@ -72,22 +72,15 @@ pub(super) async fn fetch(
     secret_id: &str,
     stage: &str,
 ) -> Result<Jwt, TokenError> {
-    let output = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        // What Secrets Manager returns without it, stated: the serving
-        // functions use AWSCURRENT, never a rotation's AWSPENDING.
-        .version_stage(stage)
-        .send()
+    let version = crate::secret::read_version(client, secret_id, stage, None)
         .await
         .map_err(|e| TokenError::Unreadable {
             secret_id: secret_id.to_owned(),
-            // The SDK's error names the service error code (AccessDenied,
-            // ResourceNotFound...) and never the secret's value.
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            reason: e.to_string(),
         })?;
-    let raw = output
-        .secret_string()
+    let raw = version
+        .string
+        .as_deref()
         .ok_or_else(|| TokenError::Malformed {
             secret_id: secret_id.to_owned(),
         })?;

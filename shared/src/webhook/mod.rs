@@ -17,6 +17,8 @@ pub mod config;
 pub mod event;
 pub mod kind;
 mod redact;
+mod register;
+mod secret;
 mod selftest;
 
 use std::sync::{Arc, Mutex};
@@ -33,25 +35,17 @@ use crate::metrics::WebhookOutcome;
 use crate::problem::{ApiError, Problem};
 use crate::store::Store;
 use crate::store::delivery::{Claim, DELIVERY_MEMORY};
-use auth::{Credentials, Keys, PREVIOUS_SECRET_GRACE, Rejection, Verifier};
+use auth::Verifier;
 use config::{SecretOrigin, WebhookConfig};
 use event::{Detail, MAX_WEBHOOK_BODY, Owner};
 use kind::Category;
+pub use register::{read_credentials, registration};
+use secret::{Reads, SecretReader};
+pub use secret::{SECRET_MAX_AGE, SECRET_REREAD_PACE};
 
 /// What an EventBridge entry may hold (256 KiB), less room for its other fields.
 const MAX_ENTRY_BYTES: usize = 250 * 1024;
 pub use crate::bus::EVENT_SOURCE;
-/// A delivery with a wrong header or signature makes the process re-read
-/// the secret (it may have been rotated), unless a re-read it asked for
-/// ended less than this long ago: a caller without the secret can make each
-/// warm process read it at most once per pace (two `GetSecretValue` calls
-/// during a grace), and Rollee's first delivery with a new value waits at
-/// most this long after a refusal.
-pub const SECRET_REREAD_PACE: Duration = Duration::from_secs(2);
-/// The secret is also re-read when the last read is older than this, so that
-/// a rotation reaches every warm process, and a replaced value's grace
-/// ([`PREVIOUS_SECRET_GRACE`]) ends in each.
-pub const SECRET_MAX_AGE: Duration = Duration::from_secs(300);
 /// Timeouts of the process's HTTP client (Secrets Manager, DynamoDB,
 /// EventBridge), and of each AWS call, SDK retries included: a delivery
 /// makes at most five calls (claim, owner, publish, record or release),
@@ -77,19 +71,6 @@ pub struct Receiver {
     bus: Bus,
 }
 
-struct Reads {
-    /// When the last read started (at start: when the function started).
-    last: Instant,
-    /// When the last read a refusal asked for ended.
-    after_refusal: Option<Instant>,
-}
-
-/// Whether a refusal may re-read the secret: not while the last re-read a
-/// refusal asked for ended less than [`SECRET_REREAD_PACE`] ago.
-fn refusal_may_reread(after_refusal: Option<Instant>, now: Instant) -> bool {
-    after_refusal.is_none_or(|ended| now.saturating_duration_since(ended) >= SECRET_REREAD_PACE)
-}
-
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
@@ -98,97 +79,17 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
-enum SecretReader {
-    Fixed(Credentials),
-    SecretsManager {
-        client: aws_sdk_secretsmanager::Client,
-        secret_id: String,
-    },
-}
-
-impl SecretReader {
-    fn new(origin: &SecretOrigin, sdk_config: &aws_config::SdkConfig) -> Result<Self, String> {
-        Ok(match origin {
-            SecretOrigin::Fixed(value) => Self::Fixed(
-                Credentials::derive(value)
-                    .ok_or_else(|| "WEBHOOK_SECRET is too short".to_owned())?,
-            ),
-            SecretOrigin::SecretsManager { secret_id } => Self::SecretsManager {
-                client: aws_sdk_secretsmanager::Client::new(sdk_config),
-                secret_id: secret_id.clone(),
-            },
-        })
-    }
-
-    /// The credentials of the secret's current version and, when that
-    /// version is younger than [`PREVIOUS_SECRET_GRACE`], of the previous
-    /// one until the grace ends.
-    async fn read(&self) -> Result<Keys, String> {
-        let (client, secret_id) = match self {
-            Self::Fixed(credentials) => {
-                return Ok(Keys {
-                    current: credentials.clone(),
-                    previous: None,
-                });
-            }
-            Self::SecretsManager { client, secret_id } => (client, secret_id),
-        };
-        // Both at once: whether the previous version is needed only the
-        // current one's creation date says, and waiting for it before
-        // asking made every read two round trips after a rotation. Outside
-        // a grace the previous one is read for nothing (one more call, and
-        // over HTTP/1.1 one more connection, BENCHMARKS.md).
-        let (current, previous) = tokio::join!(
-            Self::version(client, secret_id, "AWSCURRENT"),
-            Self::version(client, secret_id, "AWSPREVIOUS"),
-        );
-        let (current, created) = current?;
-        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
-        let previous = grace_left(created.map(|at| at.secs()), now).and_then(|left| {
-            previous
-                .ok()
-                .map(|(credentials, _)| (credentials, Instant::now() + left))
-        });
-        Ok(Keys { current, previous })
-    }
-
-    async fn version(
-        client: &aws_sdk_secretsmanager::Client,
-        secret_id: &str,
-        stage: &str,
-    ) -> Result<(Credentials, Option<aws_smithy_types::DateTime>), String> {
-        let output = client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage(stage)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "could not read the webhook secret {secret_id} ({stage}): {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let credentials = output.secret_string().and_then(Credentials::derive);
-        let credentials = credentials.ok_or_else(|| {
-            format!(
-                "the webhook secret {secret_id} is not a string of at least {} characters",
-                auth::MIN_SECRET_LEN
-            )
-        })?;
-        Ok((credentials, output.created_date().copied()))
-    }
-}
-
-/// How much longer the previous value is accepted, given when the current
-/// one was created and the time now (Unix seconds); `None` when not at all.
-/// A creation date ahead of this function's clock (the clocks disagree)
-/// means just created.
-fn grace_left(created: Option<i64>, now: i64) -> Option<Duration> {
-    let age = u64::try_from(now.saturating_sub(created?).max(0)).ok()?;
-    PREVIOUS_SECRET_GRACE
-        .checked_sub(Duration::from_secs(age))
-        .filter(|left| !left.is_zero())
+/// Why the webhook function could not start; its Display is the one line logged.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The webhook secret could not be read, or is no usable secret.
+    #[error("{0}")]
+    Secret(String),
+    /// The process's HTTP client could not be built.
+    #[error("{0}")]
+    Client(String),
 }
 
 impl Receiver {
@@ -197,9 +98,9 @@ impl Receiver {
     pub async fn build(
         config: &WebhookConfig,
         sdk_config: &aws_config::SdkConfig,
-    ) -> Result<Self, String> {
-        let secret = SecretReader::new(&config.secret, sdk_config)?;
-        let keys = secret.read().await?;
+    ) -> Result<Self, StartError> {
+        let secret = SecretReader::new(&config.secret, sdk_config).map_err(StartError::Secret)?;
+        let keys = secret.read().await.map_err(StartError::Secret)?;
         match &config.secret {
             SecretOrigin::Fixed(_) => tracing::warn!(
                 "using the webhook secret from WEBHOOK_SECRET: for local development only; deployed functions read it from Secrets Manager"
@@ -210,7 +111,8 @@ impl Receiver {
                 "read the webhook secret from Secrets Manager"
             ),
         }
-        let verifier = Verifier::new(config.header.clone(), config.signature, &keys)?;
+        let verifier = Verifier::new(config.header.clone(), config.signature, &keys)
+            .map_err(StartError::Secret)?;
         Ok(Self {
             verifier: Mutex::new(Arc::new(verifier)),
             secret,
@@ -243,75 +145,8 @@ impl Receiver {
             .clone()
     }
 
-    /// Checks the delivery: against the secret as last read, re-read first
-    /// when older than [`SECRET_MAX_AGE`], and once more after a refusal a
-    /// rotation could explain: at once, unless a read that ended after the
-    /// refusal already answers it or the last such re-read ended less than
-    /// [`SECRET_REREAD_PACE`] ago.
-    async fn authenticate(&self, request: &Request, body: &[u8]) -> Result<(), Rejection> {
-        if self.due(|reads| reads.last.elapsed() >= SECRET_MAX_AGE) {
-            self.reread().await;
-        }
-        let refused_at = Instant::now();
-        let Err(rejection) = self.verifier().verify(request.headers(), body) else {
-            return Ok(());
-        };
-        if !rejection.may_be_rotation() || matches!(self.secret, SecretReader::Fixed(_)) {
-            return Err(rejection);
-        }
-        let _one_at_a_time = self.rereading.lock().await;
-        let (read_since, may_reread) = {
-            let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                reads.last > refused_at,
-                refusal_may_reread(reads.after_refusal, Instant::now()),
-            )
-        };
-        if !read_since {
-            if !may_reread {
-                return Err(rejection);
-            }
-            self.due(|_| true);
-            self.reread().await;
-            self.reads
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .after_refusal = Some(Instant::now());
-        }
-        self.verifier().verify(request.headers(), body)
-    }
-
-    /// Whether `check` says a read is due (never for a fixed secret); a due
-    /// read counts as made.
-    fn due(&self, check: impl FnOnce(&mut Reads) -> bool) -> bool {
-        if matches!(self.secret, SecretReader::Fixed(_)) {
-            return false;
-        }
-        let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
-        let due = check(&mut reads);
-        if due {
-            reads.last = Instant::now();
-        }
-        due
-    }
-
-    /// Reads the secret and checks deliveries with what it holds from now
-    /// on; a failed read keeps the current check (and is logged).
-    async fn reread(&self) {
-        let built = match self.secret.read().await {
-            Ok(keys) => Verifier::new(self.header.clone(), self.signature, &keys),
-            Err(e) => Err(e),
-        };
-        match built {
-            Ok(verifier) => {
-                *self.verifier.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(verifier);
-            }
-            Err(e) => tracing::warn!("kept the webhook secret read before: {e}"),
-        }
-    }
-
     /// Puts one event on the bus.
-    async fn publish(&self, detail_type: &str, detail: &Detail<'_>) -> Result<(), ApiError> {
+    async fn put_event(&self, detail_type: &str, detail: &Detail<'_>) -> Result<(), ApiError> {
         // Re-serialised, a body under MAX_WEBHOOK_BODY could still outgrow an
         // entry (numbers written longer); no retry would change that: 413.
         // Measured before it is written, so that such a body costs nothing.
@@ -356,43 +191,13 @@ fn serialized_len(value: &impl Serialize, limit: usize) -> Option<usize> {
     Some(count.len)
 }
 
-/// The credentials Rollee is given, from the secret's current version.
-pub async fn read_credentials(
-    origin: &SecretOrigin,
-    sdk_config: &aws_config::SdkConfig,
-) -> Result<Credentials, String> {
-    Ok(SecretReader::new(origin, sdk_config)?.read().await?.current)
-}
-
-/// The body of Rollee's `PUT /webhooks/{type}` (each of the five types): the documented
-/// `url`, `method` and `headers` [C], `enabled` [I], and `secret` [I] for
-/// the HMAC when signatures are on. Rollee replaces the whole configuration
-/// with it [I], so all of it is sent every time.
-pub fn registration(
-    url: &str,
-    header: &HeaderName,
-    credentials: &Credentials,
-    signature: Option<auth::SignatureEncoding>,
-) -> serde_json::Value {
-    let mut body = serde_json::json!({
-        "url": url,
-        "method": "POST",
-        "headers": { header.as_str(): credentials.header_value() },
-        "enabled": true,
-    });
-    if signature.is_some() {
-        body["secret"] = serde_json::Value::from(credentials.signing_key());
-    }
-    body
-}
-
 /// Cold start of the webhook function: settings, the HTTP client, the AWS
 /// SDK, the secret; a failure is reported as [`crate::app::start`] says.
 pub async fn init_from_env() -> Result<Receiver, String> {
     crate::app::start(async {
-        let config = WebhookConfig::from_env().map_err(|e| e.to_string())?;
+        let config = WebhookConfig::from_env()?;
         crate::metrics::init(config.metrics_namespace.as_deref(), "webhook");
-        let http = crate::http::client(TIMEOUTS)?;
+        let http = crate::http::client(TIMEOUTS).map_err(StartError::Client)?;
         let sdk_config = crate::aws::loader(&http)
             .timeout_config(
                 aws_smithy_types::timeout::TimeoutConfig::builder()
@@ -414,44 +219,55 @@ struct Accepted {
 }
 
 /// `POST /webhooks/rollee`: [`receive`], its outcome counted
-/// (`WebhookDeliveries` by outcome: accepted, duplicate, rejected by us
-/// (401, 400, 413), failed (ours: 409, 5xx; Rollee delivers again)).
+/// (`WebhookDeliveries` by outcome: accepted, duplicate, rejected (401, 400,
+/// 413: not a delivery we take), failed (ours: 409, 5xx; Rollee delivers again)).
 pub async fn handle(receiver: &Receiver, request: &Request) -> Result<Response<Body>, ApiError> {
-    let result = receive(receiver, request).await;
-    let outcome = match &result {
-        Ok((_, true)) => WebhookOutcome::Duplicate,
-        Ok((_, false)) => WebhookOutcome::Accepted,
-        Err(e) if e.status().is_client_error() && e.problem != Problem::InProgress => {
-            WebhookOutcome::Rejected
-        }
-        Err(_) => WebhookOutcome::Failed,
+    let (result, outcome) = match receive(receiver, request).await {
+        Ok((response, outcome)) => (Ok(response), outcome),
+        Err((error, outcome)) => (Err(error), outcome),
     };
     crate::metrics::webhook_delivery(outcome);
-    result.map(|(response, _)| response)
+    result
 }
 
-/// The answer to a delivery, and whether it was a duplicate.
-async fn receive(
-    receiver: &Receiver,
-    request: &Request,
-) -> Result<(Response<Body>, bool), ApiError> {
+/// A delivery's answer, with its outcome as counted, decided where the
+/// answer is.
+type Received = Result<(Response<Body>, WebhookOutcome), (ApiError, WebhookOutcome)>;
+
+/// Refused: Rollee's delivery is not one we take (401, 400, 413).
+fn rejected(error: ApiError) -> (ApiError, WebhookOutcome) {
+    (error, WebhookOutcome::Rejected)
+}
+
+/// Ours: it could not be handled now (409, 5xx); Rollee delivers again.
+fn failed(error: impl Into<ApiError>) -> (ApiError, WebhookOutcome) {
+    (error.into(), WebhookOutcome::Failed)
+}
+
+/// A delivery, read top to bottom: authenticated, parsed, claimed,
+/// published, recorded; each refusal or failure with its outcome.
+async fn receive(receiver: &Receiver, request: &Request) -> Received {
     let body: &[u8] = match request.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
-        _ => return Err(ApiError::bad_request("The body must be a JSON object.")),
+        _ => {
+            return Err(rejected(ApiError::bad_request(
+                "The body must be a JSON object.",
+            )));
+        }
     };
     if let Err(rejection) = receiver.authenticate(request, body).await {
         tracing::warn!(reason = %rejection, "webhook refused");
-        return Err(ApiError::new(
+        return Err(rejected(ApiError::new(
             Problem::Unauthenticated,
             "The delivery is not authenticated.",
-        ));
+        )));
     }
     if body.len() > MAX_WEBHOOK_BODY {
-        return Err(ApiError::too_large(MAX_WEBHOOK_BODY));
+        return Err(rejected(ApiError::too_large(MAX_WEBHOOK_BODY)));
     }
-    let event = event::parse(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let event = event::parse(body).map_err(|e| rejected(ApiError::bad_request(e.to_string())))?;
     // A delivery older than its record is kept could be a captured one
     // replayed: refused where its own date says so.
     if let Some(at) = event.dated_at()
@@ -461,10 +277,10 @@ async fn receive(
             reason = "the delivery is dated before the replay window",
             "webhook refused"
         );
-        return Err(ApiError::bad_request(format!(
+        return Err(rejected(ApiError::bad_request(format!(
             "The delivery is dated more than {} days ago: it is not published.",
             DELIVERY_MEMORY.as_secs() / 86_400
-        )));
+        ))));
     }
     let digest = auth::body_digest(body);
     let funnel = (Category::of(&event.action) == Category::ConnectPage)
@@ -472,7 +288,12 @@ async fn receive(
     let action = event.action.clone();
     let action = action.as_str();
     let known_action = event.is_known();
-    let claim = match receiver.store.claim_delivery(&digest).await? {
+    let claim = match receiver
+        .store
+        .claim_delivery(&digest)
+        .await
+        .map_err(failed)?
+    {
         Claim::Claimed(claim) => claim,
         Claim::Published => {
             tracing::info!(action, delivery_id = %digest, "duplicate delivery: already published");
@@ -482,20 +303,23 @@ async fn receive(
                     status: "duplicate",
                     delivery_id: digest,
                 },
-            )?;
-            return Ok((response, true));
+            )
+            .map_err(failed)?;
+            return Ok((response, WebhookOutcome::Duplicate));
         }
         // Not a failure to hide from Rollee: the request holding the claim
         // answers its own delivery (and that one is retried if it fails).
         Claim::InProgress => {
-            return Err(ApiError::new(
-                Problem::InProgress,
-                "The same delivery is being published right now.",
-            )
-            .with_retry_after(Some(5)));
+            return Err(failed(
+                ApiError::new(
+                    Problem::InProgress,
+                    "The same delivery is being published right now.",
+                )
+                .with_retry_after(Some(5)),
+            ));
         }
     };
-    match publish(receiver, event, &digest).await {
+    match publish_delivery(receiver, event, &digest).await {
         Ok(owner) => {
             tracing::info!(action, ?owner, known_action, delivery_id = %digest, "webhook published");
             // Counted once per delivery: a duplicate never reaches here.
@@ -511,7 +335,12 @@ async fn receive(
                     "could not release the delivery's claim (a retry waits for its lease): {release}"
                 );
             }
-            return Err(e);
+            // An event too large for the bus is the delivery's, not ours.
+            return Err(if e.problem == Problem::PayloadTooLarge {
+                rejected(e)
+            } else {
+                failed(e)
+            });
         }
     }
     if let Err(e) = receiver.store.delivery_published(&digest).await {
@@ -525,12 +354,14 @@ async fn receive(
             status: "published",
             delivery_id: digest,
         },
-    )?;
-    Ok((response, false))
+    )
+    .map_err(failed)?;
+    Ok((response, WebhookOutcome::Accepted))
 }
 
-/// The owner lookup and the publish of a claimed delivery.
-async fn publish(
+/// A claimed delivery: its owner looked up, the table's accounts kept
+/// current, its event put on the bus.
+async fn publish_delivery(
     receiver: &Receiver,
     mut event: event::Event,
     digest: &str,
@@ -574,57 +405,6 @@ async fn publish(
         redacted: &redacted.paths,
         redacted_count: (redacted.count > redacted.paths.len()).then_some(redacted.count),
     };
-    receiver.publish(&event.action, &detail).await?;
+    receiver.put_event(&event.action, &detail).await?;
     Ok(owner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refusal_rereads_unless_the_last_reread_it_asked_for_ended_within_the_pace() {
-        let now = Instant::now() + Duration::from_secs(60);
-        let ago = |ms: u64| Some(now - Duration::from_millis(ms));
-        let pace = SECRET_REREAD_PACE.as_millis() as u64;
-        for (after_refusal, due) in [
-            (None, true),
-            (ago(0), false),
-            (ago(pace - 1), false),
-            (ago(pace), true),
-            (ago(30_000), true),
-        ] {
-            assert_eq!(
-                refusal_may_reread(after_refusal, now),
-                due,
-                "{after_refusal:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_previous_value_is_accepted_for_the_grace_after_the_current_one_was_created() {
-        let grace = PREVIOUS_SECRET_GRACE.as_secs() as i64;
-        let now = 1_800_000_000;
-        for (created, left) in [
-            // Just created, a minute ago, a second before the end, at the end, long ago.
-            (Some(now), Some(grace)),
-            (Some(now - 60), Some(grace - 60)),
-            (Some(now - grace + 1), Some(1)),
-            (Some(now - grace), None),
-            (Some(now - 86_400), None),
-            // No creation date: no grace.
-            (None, None),
-            // Created "in the future": the function's clock is behind
-            // Secrets Manager's. That is just created, not never.
-            (Some(now + 5), Some(grace)),
-            (Some(now + 3_600), Some(grace)),
-        ] {
-            assert_eq!(
-                grace_left(created, now),
-                left.map(|s| Duration::from_secs(s as u64)),
-                "created {created:?}"
-            );
-        }
-    }
 }
