@@ -2,10 +2,9 @@
 //! with `{SecretId, ClientRequestToken, Step}`, one step at a time; no HTTP
 //! route leads here. The protocol is `rollee_shared::rotation`.
 
-use rollee_shared::app::{StartupError, init_logging};
+use rollee_shared::app::StartupError;
 use rollee_shared::config::RotationConfig;
 use rollee_shared::lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent, service_fn};
-use rollee_shared::lambda_http::tracing;
 use rollee_shared::rollee::ClientOptions;
 use rollee_shared::rotation::{RotationEvent, Rotator};
 use rollee_shared::selftest::{Incoming, Report, SelfTest};
@@ -61,13 +60,11 @@ pub fn run() -> Result<(), lambda_runtime::Error> {
         .enable_all()
         .build()?
         .block_on(async {
-            init_logging();
-            let rotator = match init().await {
-                Ok(rotator) => rotator,
-                Err(e) => {
-                    tracing::error!("startup failed: {e}");
-                    std::process::exit(1);
-                }
+            // The same start as every function: logging, then init; a
+            // failure is logged and, in Lambda, reported as the init error.
+            let Ok(rotator) = rollee_shared::app::start(init()).await else {
+                // Outside Lambda: nothing to answer a rotation event with.
+                std::process::exit(1);
             };
             lambda_runtime::run(service_fn(|event| dispatch(&rotator, event))).await
         })

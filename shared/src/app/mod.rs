@@ -1,147 +1,34 @@
-//! What every function does the same way: build its state once at cold start,
-//! turn each event into a request for its handler, and the handler's result
-//! into a response.
+//! What every function does the same way, in two halves:
+//!
+//! - the Lambda runtime layer (this file, and [`start`]): build a state once
+//!   at cold start, turn each event into a request for its handler and the
+//!   handler's result into a response, log and count it;
+//! - the Connect routes' own ([`state`], [`body`]): their state (the Rollee
+//!   client, the ownership table, the bus) and their answer bodies.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response};
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::bus::Bus;
-use crate::config::{Config, ConfigError};
-use crate::http;
 use crate::metrics;
 use crate::problem::ApiError;
-use crate::request::{self, Caller};
-use crate::rollee::{ClientOptions, RolleeClient, Session};
-use crate::selftest::{self, Incoming, Report, SelfTest};
-use crate::store::Store;
-use crate::token::{TokenError, TokenSource};
+use crate::request;
+use crate::selftest::{Incoming, Report, SelfTest};
 
+mod body;
 pub mod connect;
 mod start;
+mod state;
+pub use body::{SessionBody, UserSessionBody, json, rfc3339};
 pub use start::{
     INIT_ERROR_TYPE, init_from_env, init_logging, init_publishing_from_env, log_filter, start,
 };
-
-/// Built once per process and shared by every invocation. `T` is the
-/// ownership table: DynamoDB ([`Store`]) when deployed, or in memory
-/// ([`crate::store::MemoryTable`]) in unit tests.
-#[derive(Debug)]
-pub struct State<T = Store> {
-    pub client: RolleeClient,
-    pub store: T,
-    /// The bus, when the function publishes ([`Config::event_bus`]).
-    pub bus: Option<Bus>,
-    dev_caller: Option<Arc<str>>,
-    /// The function's name, in its self-test's report.
-    function: &'static str,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    #[error("{0}")]
-    Client(String),
-}
-
-impl<T> State<T> {
-    /// A state over `client` and `store`, with no bus; `dev_caller`: the
-    /// caller of requests without claims (local development and tests).
-    pub fn new(client: RolleeClient, store: T, dev_caller: Option<&str>) -> Self {
-        Self {
-            client,
-            store,
-            bus: None,
-            dev_caller: dev_caller.map(Arc::from),
-            function: "rollee-connect",
-        }
-    }
-
-    /// The caller of `request`, or 401.
-    pub fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
-        request::caller(request, self.dev_caller.as_deref())
-    }
-}
-
-impl State {
-    /// Builds the state from a checked configuration; reads the JWT now,
-    /// and meanwhile opens the table's connection ([`connect`]) unless
-    /// `connect_at_init` is off. `sdk_config` is loaded over the process's
-    /// HTTP client.
-    pub async fn build<F, Fut>(
-        config: &Config,
-        options: ClientOptions,
-        sdk_config: F,
-    ) -> Result<Self, StartupError>
-    where
-        F: FnOnce(&reqwest::Client) -> Fut,
-        Fut: Future<Output = aws_config::SdkConfig>,
-    {
-        let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
-        let sdk_config = sdk_config(&http).await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
-        let (tokens, ()) = tokio::join!(
-            TokenSource::load(&config.token, config.token_policy, &sdk_config),
-            async {
-                if config.connect_at_init {
-                    connect::table(&dynamodb, &config.table).await;
-                }
-            },
-        );
-        let tokens = tokens?;
-        let store = Store::new(dynamodb, config.table.clone(), config.sessions_per_minute);
-        let bus = config
-            .event_bus
-            .as_ref()
-            .map(|name| Bus::new(&sdk_config, name.clone()));
-        let client = RolleeClient::with_http(config.api_url.clone(), tokens, http, options);
-        if let Some(sub) = &config.dev_caller_sub {
-            tracing::warn!(
-                dev_caller_sub = %sub,
-                "DEV_CALLER_SUB is set: requests without authorizer claims act as this caller (local development only)"
-            );
-        }
-        Ok(Self {
-            client,
-            store,
-            bus,
-            dev_caller: config.dev_caller_sub.as_deref().map(Arc::from),
-            function: "rollee-connect",
-        })
-    }
-
-    /// Names the function in its self-test's report.
-    pub fn named(mut self, function: &'static str) -> Self {
-        self.function = function;
-        self
-    }
-}
-
-/// A Connect function depends on the Rollee JWT secret, Rollee accepting
-/// the JWT, and the ownership table.
-impl SelfTest for State {
-    async fn self_test(&self) -> Report {
-        let started = Instant::now();
-        let mut checks = selftest::secret_and_days(self.client.tokens()).await;
-        checks.push(selftest::rollee(&self.client).await);
-        checks.push(selftest::table(&self.store).await);
-        if let Some(bus) = &self.bus {
-            checks.push(selftest::check("bus", bus.describe()).await);
-        }
-        Report::new(self.function, started, checks)
-    }
-}
+pub use state::{StartupError, State};
 
 /// A function's handler: `async fn(&S, &Request) -> Result<Response<Body>, ApiError>`,
 /// `S` being the state built at cold start ([`State`] for the three Connect routes).
@@ -359,76 +246,4 @@ fn api_gateway_response(response: Response<Body>) -> ApiGatewayV2httpResponse {
     };
     out.is_base64_encoded = matches!(out.body, Some(Body::Binary(_)));
     out
-}
-
-/// The answer of a route that gives a Connect session: the user it is for,
-/// and the session.
-#[derive(Debug, Serialize)]
-pub struct UserSessionBody {
-    pub user_id: String,
-    #[serde(flatten)]
-    pub session: SessionBody,
-}
-
-impl UserSessionBody {
-    pub fn new(user_id: uuid::Uuid, session: &Session) -> Self {
-        Self {
-            user_id: user_id.to_string(),
-            session: session.into(),
-        }
-    }
-}
-
-/// The session part of every success body.
-#[derive(Debug, Serialize)]
-pub struct SessionBody {
-    /// What Rollee's app SDKs call the session token.
-    pub session_id: String,
-    pub connect_url: String,
-    /// RFC 3339 UTC, or `null` when Rollee gave no expiry.
-    pub expires_at: Option<String>,
-    /// Whole seconds from this answer to `expires_at` (0 once past), or
-    /// `null` with it ([`Session::seconds_left`]). Apps count down from the
-    /// moment they receive the answer on a monotonic clock, so a device whose
-    /// wall clock is wrong still shows the right time left.
-    pub expires_in: Option<i64>,
-}
-
-impl From<&Session> for SessionBody {
-    fn from(session: &Session) -> Self {
-        Self::at(session, OffsetDateTime::now_utc())
-    }
-}
-
-impl SessionBody {
-    /// The body as answered at `now`.
-    pub fn at(session: &Session, now: OffsetDateTime) -> Self {
-        Self {
-            session_id: session.id.to_string(),
-            connect_url: session.link.to_string(),
-            expires_at: rfc3339(session.expires_at),
-            expires_in: session.seconds_left(now),
-        }
-    }
-}
-
-/// A JSON response. It may carry a Connect URL, a bearer credential for
-/// Connect: no cache may keep it. Serialising the plain response structs
-/// cannot fail; were it to, the app gets a 500 problem, not a panic.
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(body).map_err(ApiError::internal)?;
-    let mut response = Response::new(Body::Text(text));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
-}
-
-/// `expires_at` as RFC 3339 (the parser keeps it in UTC), or `None`.
-pub fn rfc3339(at: Option<OffsetDateTime>) -> Option<String> {
-    at.and_then(|at| at.format(&Rfc3339).ok())
 }
