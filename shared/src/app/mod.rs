@@ -3,8 +3,9 @@
 //! - the Lambda runtime layer (this file, and [`start`]): build a state once
 //!   at cold start, turn each event into a request for its handler and the
 //!   handler's result into a response, log and count it;
-//! - the Connect routes' own ([`state`], [`body`]): their state (the Rollee
-//!   client, the ownership table, the bus) and their answer bodies.
+//! - the Connect routes' own (`state.rs`, `body.rs`): their [`State`] (the
+//!   Rollee client, the ownership table, the bus) and their answer bodies
+//!   ([`UserSessionBody`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -33,10 +33,12 @@ mod gate;
 pub use gate::Gate;
 mod lease;
 pub mod lifecycle;
+mod memory;
 mod table;
 pub use calls::StoreError;
 use calls::{held, measured, store_error};
-pub use table::{MemoryTable, Table, quota_keys};
+pub use memory::MemoryTable;
+pub use table::{Table, quota_keys};
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).
