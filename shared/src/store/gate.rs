@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::calls::{measured, store_error};
 use super::lifecycle::ERASING;
-use super::{KEY, Store, StoreError, TTL, n, now, s, text, user_key};
+use super::{KEY, QuotaCount, Store, StoreError, now, s, text, user_key};
 
 /// What the table says before a new session of `user_id` for a caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,19 +36,17 @@ impl Store {
     /// not being erased, in one transaction.
     pub async fn gate(&self, sub: &str, user_id: Uuid) -> Result<Gate, StoreError> {
         let now = now();
-        let minute = now / 60;
+        let count = self.quota_count(sub, now);
         let build = |e: aws_smithy_types::error::operation::BuildError| {
             StoreError(format!("could not build the transaction: {e}"))
         };
         let quota = Update::builder()
             .table_name(&self.table)
-            .key(KEY, s(format!("quota#{sub}#{minute}")))
-            .update_expression("ADD n :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(n) OR n < :limit")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n((minute + 2) * 60))
-            .expression_attribute_values(":limit", n(u64::from(self.sessions_per_minute)))
+            .key(KEY, count.key)
+            .update_expression(QuotaCount::UPDATE)
+            .condition_expression(QuotaCount::CONDITION)
+            .set_expression_attribute_names(Some(count.names))
+            .set_expression_attribute_values(Some(count.values))
             .build()
             .map_err(build)?;
         let owner = ConditionCheck::builder()

@@ -357,19 +357,17 @@ impl Store {
     /// inside: over the quota, to retry after that many seconds.
     pub async fn count_session(&self, sub: &str) -> Result<Result<(), u64>, StoreError> {
         let now = now();
-        let minute = now / 60;
+        let quota = self.quota_count(sub, now);
         let result = measured(
             "UpdateItem",
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .key(KEY, s(format!("quota#{sub}#{minute}")))
-                .update_expression("ADD n :one SET #ttl = :ttl")
-                .condition_expression("attribute_not_exists(n) OR n < :limit")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":ttl", n((minute + 2) * 60))
-                .expression_attribute_values(":limit", n(u64::from(self.sessions_per_minute)))
+                .key(KEY, quota.key)
+                .update_expression(QuotaCount::UPDATE)
+                .condition_expression(QuotaCount::CONDITION)
+                .set_expression_attribute_names(Some(quota.names))
+                .set_expression_attribute_values(Some(quota.values))
                 .send(),
         )
         .await;
@@ -378,6 +376,35 @@ impl Store {
         } else {
             Err(60 - now % 60)
         })
+    }
+}
+
+/// One session counted in `sub`'s quota item of the current minute, the
+/// same in a lone update and in a transaction: under the limit, or refused.
+struct QuotaCount {
+    key: AttributeValue,
+    names: std::collections::HashMap<String, String>,
+    values: Item,
+}
+
+impl QuotaCount {
+    const UPDATE: &str = "ADD n :one SET #ttl = :ttl";
+    const CONDITION: &str = "attribute_not_exists(n) OR n < :limit";
+}
+
+impl Store {
+    fn quota_count(&self, sub: &str, now: u64) -> QuotaCount {
+        let minute = now / 60;
+        QuotaCount {
+            key: s(format!("quota#{sub}#{minute}")),
+            names: [("#ttl".to_owned(), TTL.to_owned())].into(),
+            values: [
+                (":one".to_owned(), n(1)),
+                (":ttl".to_owned(), n((minute + 2) * 60)),
+                (":limit".to_owned(), n(u64::from(self.sessions_per_minute))),
+            ]
+            .into(),
+        }
     }
 }
 
