@@ -79,3 +79,58 @@ async fn init() -> Result<Rotator, StartupError> {
     let sdk_config = aws::loader(&http).load().await;
     Ok(Rotator::new(config, &sdk_config, http, options))
 }
+
+#[cfg(test)]
+mod tests {
+    use rollee_shared::config::RotationConfig;
+    use rollee_shared::lambda_http::lambda_runtime::{Context, LambdaEvent};
+    use rollee_shared::rollee::ClientOptions;
+    use rollee_shared::rotation::{RotationEvent, Rotator};
+
+    /// A rotator whose Secrets Manager nobody answers for.
+    fn rotator() -> Rotator {
+        let config = RotationConfig::from_lookup(|_| None).unwrap();
+        let sdk = aws_config::SdkConfig::builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::for_tests(),
+                ),
+            )
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let options = ClientOptions::default();
+        let http = rollee_shared::http::client(options.timeouts()).unwrap();
+        Rotator::new(config, &sdk, http, options)
+    }
+
+    fn step(name: &str) -> LambdaEvent<RotationEvent> {
+        let event = RotationEvent {
+            secret_id: "rollee/jwt".into(),
+            token: "00000000-0000-4000-8000-000000000001".into(),
+            step: name.into(),
+        };
+        LambdaEvent::new(event, Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_step_that_fails_reaches_secrets_manager_as_a_rotation_error_naming_it() {
+        let rotator = rotator();
+        let unknown = super::handle(&rotator, step("renewSecret"))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.error_type, "RotationError");
+        assert!(
+            unknown.error_message.contains("unknown step"),
+            "{}",
+            unknown.error_message
+        );
+        // A known step whose Secrets Manager cannot be reached fails, and says so.
+        let unreachable = super::handle(&rotator, step("createSecret"))
+            .await
+            .unwrap_err();
+        assert_eq!(unreachable.error_type, "RotationError");
+        assert!(!unreachable.error_message.is_empty());
+    }
+}
