@@ -195,10 +195,11 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
                 ),
                 "kms:Decrypt",
             ),
-            // The user's owner, adopting a user created before the table.
+            // The user's owner, adopting a user created before the table;
+            // the quota and the owner in one transaction (its condition check).
             "NewSessionFunction" => (
                 serving(
-                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:ConditionCheckItem]",
                     r#"["caller#*", "quota#*", "session#*", "user#*"]"#,
                 ),
                 "kms:Decrypt",
