@@ -32,7 +32,7 @@ pub use start::{
 pub use state::{StartupError, State};
 
 /// A function's handler: `async fn(&S, &Request) -> Result<Response<Body>, ApiError>`,
-/// `S` being the state built at cold start ([`State`] for the three Connect routes).
+/// `S` being the state built at cold start ([`State`] for the Connect routes).
 /// (A trait, so that the future may borrow both arguments.)
 pub trait Handler<'a, S: 'a>: Fn(&'a S, &'a Request) -> Self::Future {
     type Future: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a;
