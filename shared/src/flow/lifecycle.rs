@@ -137,9 +137,7 @@ pub async fn erase(
     if !client.delete_user(user_id, deadline).await? {
         tracing::info!(%user_id, "Rollee no longer knows the user (deleted before); erasing the table's items");
     }
-    let own_key = format!("user#{user_id}");
     let mut keys = store.items_of_user(user_id).await?;
-    keys.retain(|key| *key != own_key);
     keys.extend(quota_keys(caller.sub()));
     store.delete_items(&keys).await?;
     let detail = json!({ "user_id": user_id, "sub": caller.sub() }).to_string();

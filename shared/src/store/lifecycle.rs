@@ -83,32 +83,12 @@ impl Store {
         user_id: Uuid,
         account: Uuid,
     ) -> Result<(), StoreError> {
-        measured(
-            "PutItem",
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(account_item(sub, user_id, account)))
-                .send(),
-        )
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        self.put(account_item(sub, user_id, account)).await
     }
 
     /// Forgets `account` (Rollee deleted it).
     pub async fn forget_account(&self, account: Uuid) -> Result<(), StoreError> {
-        measured(
-            "DeleteItem",
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(KEY, account_key(account))
-                .send(),
-        )
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        self.delete(account_key(account)).await
     }
 
     /// Begins erasing `sub`'s Rollee user `user_id` (or continues one begun):
@@ -138,10 +118,12 @@ impl Store {
     }
 
     /// The keys of every item that names `user_id` (its caller's record, its
-    /// sessions, its accounts, `user#<uuid>` itself), through [`USER_INDEX`].
+    /// sessions, its accounts), through [`USER_INDEX`]; not `user#<uuid>`,
+    /// the erasure's mark, which [`Store::end_erasure`] deletes last.
     /// The index is eventually consistent: an item written a moment ago may
     /// be missing; an erasure marks the user first so that none is added.
     pub async fn items_of_user(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let mark = user_key(user_id);
         let mut keys = Vec::new();
         let mut start = None;
         loop {
@@ -162,6 +144,7 @@ impl Store {
             keys.extend(
                 page.items()
                     .iter()
+                    .filter(|item| item.get(KEY) != Some(&mark))
                     .filter_map(|item| text(item, KEY).map(str::to_owned)),
             );
             match page.last_evaluated_key {
@@ -188,17 +171,7 @@ impl Store {
 
     /// Ends the erasure of `user_id`: deletes `user#<uuid>` and its mark.
     pub async fn end_erasure(&self, user_id: Uuid) -> Result<(), StoreError> {
-        measured(
-            "DeleteItem",
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(KEY, user_key(user_id))
-                .send(),
-        )
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        self.delete(user_key(user_id)).await
     }
 
     /// `writes` in batches of [`BATCH`], re-sending what DynamoDB leaves

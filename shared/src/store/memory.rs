@@ -42,16 +42,14 @@ enum Item {
 }
 
 impl Item {
-    /// The Rollee user it names (what the table's index is keyed on).
-    fn user_id(&self, key: &str) -> Option<Uuid> {
+    /// The Rollee user it names, as [`Table::items_of_user`] finds it: not
+    /// the user's own item (the erasure's mark, deleted last).
+    fn user_id(&self) -> Option<Uuid> {
         match self {
             Item::Owner { user_id }
             | Item::Session { user_id, .. }
             | Item::Account { user_id, .. } => Some(*user_id),
-            Item::User { .. } => key
-                .strip_prefix("user#")
-                .and_then(|u| Uuid::try_parse(u).ok()),
-            Item::Claimed { .. } | Item::Quota { .. } => None,
+            Item::User { .. } | Item::Claimed { .. } | Item::Quota { .. } => None,
         }
     }
 }
@@ -272,7 +270,7 @@ impl Table for MemoryTable {
         let items = self.items()?;
         let mut keys: Vec<String> = items
             .iter()
-            .filter(|(key, item)| item.user_id(key) == Some(user_id))
+            .filter(|(_, item)| item.user_id() == Some(user_id))
             .map(|(key, _)| key.clone())
             .collect();
         keys.sort();

@@ -34,11 +34,14 @@ pub use gate::Gate;
 mod lease;
 pub mod lifecycle;
 mod memory;
+mod quota;
 mod table;
 pub use calls::StoreError;
 use calls::{held, measured, store_error};
 pub use memory::MemoryTable;
-pub use table::{Table, quota_keys};
+use quota::QuotaCount;
+pub use quota::quota_keys;
+pub use table::Table;
 
 /// The table's one key attribute (the template's `KeySchema` says the same;
 /// a test checks it).
@@ -168,6 +171,32 @@ impl Store {
         Ok(output.item)
     }
 
+    /// Writes `item` whatever is there.
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        measured("PutItem", request.send())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Deletes the item at `key`, if any.
+    async fn delete(&self, key: AttributeValue) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, key);
+        measured("DeleteItem", request.send())
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     /// What the table knows of `sub`.
     pub async fn caller(&self, sub: &str) -> Result<CallerRecord, StoreError> {
         let Some(item) = self.get(caller_key(sub)).await? else {
@@ -247,16 +276,7 @@ impl Store {
     /// (its owner found in Rollee's metadata), and makes it the caller's user
     /// if the caller has none yet.
     pub async fn adopt(&self, sub: &str, user_id: Uuid) -> Result<(), StoreError> {
-        measured(
-            "PutItem",
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(user_item(sub, user_id)))
-                .send(),
-        )
-        .await
-        .map_err(store_error)?;
+        self.put(user_item(sub, user_id)).await?;
         let result = measured(
             "PutItem",
             self.client
@@ -286,17 +306,7 @@ impl Store {
         )
         .await;
         held(result)?;
-        measured(
-            "DeleteItem",
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key(KEY, user_key(user_id))
-                .send(),
-        )
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        self.delete(user_key(user_id)).await
     }
 
     /// Who owns the Rollee user `user_id`, when it was created or adopted here.
@@ -340,71 +350,7 @@ impl Store {
         user_id: Uuid,
         session: Uuid,
     ) -> Result<(), StoreError> {
-        measured(
-            "PutItem",
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(session_item(sub, user_id, session)))
-                .send(),
-        )
-        .await
-        .map_err(store_error)?;
-        Ok(())
-    }
-
-    /// Counts one session minted by `sub` in the current minute. `Err(seconds)`
-    /// inside: over the quota, to retry after that many seconds.
-    pub async fn count_session(&self, sub: &str) -> Result<Result<(), u64>, StoreError> {
-        let now = now();
-        let quota = self.quota_count(sub, now);
-        let result = measured(
-            "UpdateItem",
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(KEY, quota.key)
-                .update_expression(QuotaCount::UPDATE)
-                .condition_expression(QuotaCount::CONDITION)
-                .set_expression_attribute_names(Some(quota.names))
-                .set_expression_attribute_values(Some(quota.values))
-                .send(),
-        )
-        .await;
-        Ok(if held(result)? {
-            Ok(())
-        } else {
-            Err(60 - now % 60)
-        })
-    }
-}
-
-/// One session counted in `sub`'s quota item of the current minute, the
-/// same in a lone update and in a transaction: under the limit, or refused.
-struct QuotaCount {
-    key: AttributeValue,
-    names: std::collections::HashMap<String, String>,
-    values: Item,
-}
-
-impl QuotaCount {
-    const UPDATE: &str = "ADD n :one SET #ttl = :ttl";
-    const CONDITION: &str = "attribute_not_exists(n) OR n < :limit";
-}
-
-impl Store {
-    fn quota_count(&self, sub: &str, now: u64) -> QuotaCount {
-        let minute = now / 60;
-        QuotaCount {
-            key: s(format!("quota#{sub}#{minute}")),
-            names: [("#ttl".to_owned(), TTL.to_owned())].into(),
-            values: [
-                (":one".to_owned(), n(1)),
-                (":ttl".to_owned(), n((minute + 2) * 60)),
-                (":limit".to_owned(), n(u64::from(self.sessions_per_minute))),
-            ]
-            .into(),
-        }
+        self.put(session_item(sub, user_id, session)).await
     }
 }
 

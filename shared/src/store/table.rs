@@ -8,7 +8,7 @@
 use uuid::Uuid;
 
 use super::lifecycle::AccountOwner;
-use super::{CallerRecord, Gate, SessionRecord, Store, StoreError, UserRecord, now};
+use super::{CallerRecord, Gate, SessionRecord, Store, StoreError, UserRecord};
 
 /// The ownership table's operations, as the flows use them (each one is
 /// documented on [`Store`]'s method of the same name).
@@ -91,15 +91,6 @@ pub trait Table: Send + Sync {
         sub: &str,
         user_id: Uuid,
     ) -> impl Future<Output = Result<Gate, StoreError>> + Send;
-}
-
-/// The keys of `sub`'s session quota items that may still exist (the
-/// current minute and the two before; later ones expire by TTL).
-pub fn quota_keys(sub: &str) -> Vec<String> {
-    let minute = now() / 60;
-    (minute.saturating_sub(2)..=minute)
-        .map(|m| format!("quota#{sub}#{m}"))
-        .collect()
 }
 
 impl Table for Store {
