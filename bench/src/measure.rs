@@ -11,7 +11,7 @@ use rollee_harness::moto::Moto;
 use rollee_sandbox::Sandbox;
 use rollee_shared::flow;
 use rollee_shared::rollee::RolleeClient;
-use rollee_shared::store::Store;
+use rollee_shared::store::{Check, Store};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -284,7 +284,7 @@ async fn one_upstream(
         }
         Kind::NewSession => {
             // The quota and the owner in one transaction.
-            table!(store.gate(sub, user));
+            table!(store.gate(sub, Check::User(user)));
             match client.new_session(user, deadline).await {
                 Ok(s) => {
                     table!(store.record_session(sub, user, s.id));
@@ -294,8 +294,15 @@ async fn one_upstream(
             }
         }
         Kind::RefreshUrl => {
-            let _ = table!(store.count_session(sub));
-            table!(store.session(*session));
+            // A session the function recorded (the chain's last): the quota
+            // and its owner in one transaction, the user from its hint.
+            table!(store.gate(
+                sub,
+                Check::Session {
+                    session: *session,
+                    user_id: user
+                }
+            ));
             match client.refresh_session(*session, deadline).await {
                 Ok(s) => {
                     *session = s.id;

@@ -64,6 +64,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hint_of_the_callers_user_is_checked_by_the_table_not_trusted() {
+        use rollee_shared::store::Table;
+        let sandbox = Sandbox::start(JWT).await.unwrap();
+        let state = state(&sandbox.base_url(), JWT, 10);
+        let e = event("create-user");
+        let (_, first) = call(&state, &e, super::handle).await;
+        let alices: uuid::Uuid = first["user_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(state.store.hints().owner("alice"), Some(alices));
+        // A hint naming a user that is not the caller's (here bob's) is
+        // refused by the table's check: the caller still gets its own user.
+        let bob = as_caller(event("create-user"), "bob");
+        let (_, bobs) = call(&state, &bob, super::handle).await;
+        let bobs: uuid::Uuid = bobs["user_id"].as_str().unwrap().parse().unwrap();
+        state.store.hints().set_owner("alice", bobs);
+        let (status, again) = call(&state, &e, super::handle).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["user_id"], first["user_id"]);
+        assert_eq!(state.store.hints().owner("alice"), Some(alices));
+        // A hint of a user the table does not know: the same.
+        state.store.hints().set_owner("alice", uuid::Uuid::new_v4());
+        let (status, again) = call(&state, &e, super::handle).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["user_id"], first["user_id"]);
+        assert_eq!(sandbox.user_count(), 2);
+    }
+
+    #[tokio::test]
     async fn bad_bodies_and_no_caller_are_refused_before_any_rollee_call() {
         let sandbox = Sandbox::start(JWT).await.unwrap();
         let state = state(&sandbox.base_url(), JWT, 10);

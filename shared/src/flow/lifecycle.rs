@@ -100,9 +100,7 @@ pub async fn reconnect(
         Err(RolleeError::NotFound) => return Err(account_not_found()),
         Err(e) => return Err(e.into()),
     };
-    store
-        .record_session(caller.sub(), user_id, session.id)
-        .await?;
+    super::record(store, caller, user_id, session.id).await?;
     Ok((user_id, session))
 }
 
@@ -134,6 +132,11 @@ pub async fn erase(
         return Err(user_not_found());
     }
     tracing::info!(%user_id, "erasure begun");
+    // Hints of other processes fail their transaction's condition once the
+    // items are gone; this one's are forgotten now.
+    if store.hints().owner(caller.sub()) == Some(user_id) {
+        store.hints().forget_owner(caller.sub());
+    }
     if !client.delete_user(user_id, deadline).await? {
         tracing::info!(%user_id, "Rollee no longer knows the user (deleted before); erasing the table's items");
     }

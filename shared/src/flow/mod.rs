@@ -21,7 +21,7 @@ pub use lifecycle::{USER_ERASED, accounts, erase, reconnect};
 use crate::problem::{ApiError, Problem};
 use crate::request::Caller;
 use crate::rollee::{RolleeClient, RolleeError, Session};
-use crate::store::{CallerRecord, Gate, Table};
+use crate::store::{CallerRecord, Check, Gate, Table};
 
 /// How long `POST /users` waits for a concurrent first call of the same
 /// caller to finish creating its user, before answering 409.
@@ -72,17 +72,35 @@ pub async fn find_or_create_user(
     caller: &Caller,
     metadata: Map<String, Value>,
 ) -> Result<UserSession, ApiError> {
-    within_quota(store, caller).await?;
+    // A caller this process has seen: its quota and its user in one table
+    // call, the hint checked by the transaction; otherwise counted, then read.
+    let mut known = match store.hints().owner(caller.sub()) {
+        Some(user_id) => match store.gate(caller.sub(), Check::User(user_id)).await? {
+            Gate::Open => Some(user_id),
+            Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
+            Gate::Closed | Gate::Unknown => {
+                store.hints().forget_owner(caller.sub());
+                None
+            }
+        },
+        None => None,
+    };
+    if known.is_none() {
+        within_quota(store, caller).await?;
+    }
     let deadline = client.deadline();
     let waiting_ends = Instant::now() + WAIT_FOR_CREATION;
     loop {
-        match store.caller(caller.sub()).await? {
+        let found = match known.take() {
+            Some(user_id) => CallerRecord::Owner { user_id },
+            None => store.caller(caller.sub()).await?,
+        };
+        match found {
             CallerRecord::Owner { user_id } => {
                 match mint(client, user_id, deadline).await {
                     Ok(session) => {
-                        store
-                            .record_session(caller.sub(), user_id, session.id)
-                            .await?;
+                        record(store, caller, user_id, session.id).await?;
+                        store.hints().set_owner(caller.sub(), user_id);
                         return Ok(UserSession {
                             user_id,
                             session,
@@ -92,6 +110,7 @@ pub async fn find_or_create_user(
                     // Deleted at Rollee: forget it, and create a new one below.
                     Err(RolleeError::NotFound) => {
                         tracing::warn!(%user_id, "the caller's Rollee user no longer exists; creating a new one");
+                        store.hints().forget_owner(caller.sub());
                         store.forget_user(caller.sub(), user_id).await?;
                     }
                     Err(e) => return Err(e.into()),
@@ -166,6 +185,12 @@ async fn create(
             session.as_ref().ok().map(|s| s.id),
         )
         .await;
+    if recorded.is_ok() {
+        store.hints().set_owner(caller.sub(), user.id);
+        if let Ok(session) = &session {
+            store.hints().set_session(session.id, user.id);
+        }
+    }
     if let Err(e) = recorded {
         tracing::error!(
             user_id = %user.id,
@@ -193,7 +218,7 @@ pub async fn new_session(
     let deadline = client.deadline();
     // The quota and the owner in one table call; a user the table does not
     // know is counted, then checked with Rollee once.
-    match store.gate(caller.sub(), user_id).await? {
+    match store.gate(caller.sub(), Check::User(user_id)).await? {
         Gate::Open => {}
         Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
         Gate::Closed => {
@@ -213,10 +238,21 @@ pub async fn new_session(
         Err(RolleeError::NotFound) => return Err(user_not_found()),
         Err(e) => return Err(e.into()),
     };
-    store
-        .record_session(caller.sub(), user_id, session.id)
-        .await?;
+    record(store, caller, user_id, session.id).await?;
     Ok(session)
+}
+
+/// Records a session minted for the caller's `user_id`, and keeps its user
+/// as a hint for the session's refresh.
+async fn record(
+    store: &impl Table,
+    caller: &Caller,
+    user_id: Uuid,
+    session: Uuid,
+) -> Result<(), ApiError> {
+    store.record_session(caller.sub(), user_id, session).await?;
+    store.hints().set_session(session, user_id);
+    Ok(())
 }
 
 /// How a Rollee user is the caller's.
@@ -284,25 +320,46 @@ pub async fn refresh(
     caller: &Caller,
     session: Uuid,
 ) -> Result<(Uuid, Session), ApiError> {
-    within_quota(store, caller).await?;
     let not_found = || ApiError::not_found("No session of this user has this connect_url.");
-    let record = match store.session(session).await? {
-        Some(record) if record.sub == caller.sub() => record,
-        Some(_) => {
-            tracing::info!("refresh refused: the session is not the caller's");
-            return Err(not_found());
+    // A session this process recorded: the quota and its owner in one table
+    // call, the hint checked by the transaction; otherwise counted, then read.
+    let hinted = match store.hints().session(session) {
+        Some(user_id) => {
+            match store
+                .gate(caller.sub(), Check::Session { session, user_id })
+                .await?
+            {
+                Gate::Open => Some(user_id),
+                Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
+                Gate::Closed | Gate::Unknown => {
+                    store.hints().forget_session(session);
+                    None
+                }
+            }
         }
-        None => return Err(not_found()),
+        None => None,
+    };
+    let user_id = match hinted {
+        Some(user_id) => user_id,
+        None => {
+            within_quota(store, caller).await?;
+            match store.session(session).await? {
+                Some(record) if record.sub == caller.sub() => record.user_id,
+                Some(_) => {
+                    tracing::info!("refresh refused: the session is not the caller's");
+                    return Err(not_found());
+                }
+                None => return Err(not_found()),
+            }
+        }
     };
     let fresh = match client.refresh_session(session, client.deadline()).await {
         Ok(fresh) => fresh,
         Err(RolleeError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    store
-        .record_session(caller.sub(), record.user_id, fresh.id)
-        .await?;
-    Ok((record.user_id, fresh))
+    record(store, caller, user_id, fresh.id).await?;
+    Ok((user_id, fresh))
 }
 
 /// A new Connect session for `user_id`.

@@ -42,12 +42,25 @@ where
 /// One table call, measured: its metric says the operation, whether it
 /// failed (a refused condition is an answer, not a failure) or was
 /// throttled, and how long it took, the SDK's retries included.
-///
-/// Not an `async fn`: that would keep the SDK's (large) future twice, as its
-/// argument and as what it awaits; boxed here, it is moved once.
 pub(super) fn measured<T, E, R>(
     operation: &'static str,
     call: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> impl Future<Output = Result<T, SdkError<E, R>>>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    judged(operation, call, condition_failed)
+}
+
+/// [`measured`], with `answered` telling which errors are answers (a
+/// transaction cancelled by its own conditions, say) rather than failures.
+///
+/// Not an `async fn`: that would keep the SDK's (large) future twice, as its
+/// argument and as what it awaits; boxed here, it is moved once.
+pub(super) fn judged<T, E, R>(
+    operation: &'static str,
+    call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    answered: fn(&SdkError<E, R>) -> bool,
 ) -> impl Future<Output = Result<T, SdkError<E, R>>>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -58,7 +71,7 @@ where
         let result = call.await;
         let outcome = match &result {
             Ok(_) => TableOutcome::Ok,
-            Err(e) if condition_failed(e) => TableOutcome::Ok,
+            Err(e) if answered(e) => TableOutcome::Ok,
             Err(e) if throttled(e) => TableOutcome::Throttled,
             Err(_) => TableOutcome::Failed,
         };

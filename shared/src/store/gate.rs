@@ -1,7 +1,9 @@
-//! The one table call before a new session for a known user: the caller's
-//! quota counted and the user's owner checked in one transaction, so that
-//! the warm `POST /users/{user_id}/sessions` makes two table calls (this
-//! and the session's record), not three.
+//! The one table call before a session for a known user: the caller's
+//! quota counted and the user's (or the session's) owner checked in one
+//! transaction, so that a warm request makes two table calls (this and the
+//! new session's record), not three: `POST /users/{user_id}/sessions`
+//! always, and `POST /users` and `POST /sessions/refresh` when this process
+//! holds a hint of the user ([`super::hints`]).
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -9,20 +11,30 @@ use aws_sdk_dynamodb::types::{
 };
 use uuid::Uuid;
 
-use super::calls::{measured, store_error};
+use super::calls::{judged, store_error};
 use super::lifecycle::ERASING;
-use super::{KEY, QuotaCount, Store, StoreError, now, s, text, user_key};
+use super::{KEY, QuotaCount, Store, StoreError, now, s, session_key, text, user_key};
 
-/// What the table says before a new session of `user_id` for a caller.
+/// What the transaction checks beside the quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// `user#`: the user is the caller's and not being erased.
+    User(Uuid),
+    /// `session#`: the session was minted here for the caller's `user_id`.
+    Session { session: Uuid, user_id: Uuid },
+}
+
+/// What the table says before a new session for a caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
-    /// Counted, and the user is the caller's.
+    /// Counted, and the user (or session) is the caller's.
     Open,
     /// Over the caller's quota: retry after this many seconds.
     OverQuota(u64),
-    /// Another caller's user, or one being erased: nothing counted.
+    /// Another caller's user, or one being erased (a session: another
+    /// caller's, or another user's): nothing counted.
     Closed,
-    /// The table does not know the user (created before the table?):
+    /// The table has no such item (a user created before the table?):
     /// nothing counted.
     Unknown,
 }
@@ -32,9 +44,8 @@ pub enum Gate {
 const CONFLICT_RETRIES: usize = 2;
 
 impl Store {
-    /// Counts one session of `sub` and checks that `user_id` is `sub`'s and
-    /// not being erased, in one transaction.
-    pub async fn gate(&self, sub: &str, user_id: Uuid) -> Result<Gate, StoreError> {
+    /// Counts one session of `sub` and makes `check`, in one transaction.
+    pub async fn gate(&self, sub: &str, check: Check) -> Result<Gate, StoreError> {
         let now = now();
         let count = self.quota_count(sub, now);
         let build = |e: aws_smithy_types::error::operation::BuildError| {
@@ -51,14 +62,25 @@ impl Store {
             .map_err(build)?;
         let owner = ConditionCheck::builder()
             .table_name(&self.table)
-            .key(KEY, user_key(user_id))
-            .condition_expression("#sub = :sub AND attribute_not_exists(#erasing)")
             .expression_attribute_names("#sub", "sub")
-            .expression_attribute_names("#erasing", ERASING)
             .expression_attribute_values(":sub", s(sub))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build)?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let owner = match check {
+            Check::User(user_id) => owner
+                .key(KEY, user_key(user_id))
+                .condition_expression("#sub = :sub AND attribute_not_exists(#erasing)")
+                .expression_attribute_names("#erasing", ERASING),
+            Check::Session { session, user_id } => owner
+                .key(KEY, session_key(session))
+                // As `Store::session`: an expired record DynamoDB has not yet deleted is none.
+                .condition_expression("#sub = :sub AND #user = :user AND #ttl > :now")
+                .expression_attribute_names("#user", super::USER_ATTRIBUTE)
+                .expression_attribute_names("#ttl", super::TTL)
+                .expression_attribute_values(":user", s(user_id.to_string()))
+                .expression_attribute_values(":now", super::n(now)),
+        }
+        .build()
+        .map_err(build)?;
         let mut conflicts = 0;
         loop {
             let request = self
@@ -70,7 +92,7 @@ impl Store {
                         .condition_check(owner.clone())
                         .build(),
                 );
-            let error = match measured("TransactWriteItems", request.send()).await {
+            let error = match judged("TransactWriteItems", request.send(), refused).await {
                 Ok(_) => return Ok(Gate::Open),
                 Err(e) => e,
             };
@@ -99,4 +121,23 @@ impl Store {
             }
         }
     }
+}
+
+/// The transaction was cancelled by its own conditions (the quota, the
+/// owner): an answer, counted as such. A conflict with another transaction
+/// or any other reason is the table's failure (and a conflict is retried).
+fn refused<R>(e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        e.as_service_error()
+    else {
+        return false;
+    };
+    let codes = || {
+        cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None"))
+    };
+    codes().any(|code| code == "ConditionalCheckFailed")
+        && codes().all(|code| matches!(code, "ConditionalCheckFailed" | "None"))
 }

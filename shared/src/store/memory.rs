@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::lifecycle::AccountOwner;
 use super::table::Table;
 use super::{
-    CLAIM_LEASE, CallerRecord, Gate, SESSION_RECORD_LIFETIME, SessionRecord, StoreError,
-    UserRecord, now,
+    CLAIM_LEASE, CallerRecord, Check, Gate, Hints, SESSION_RECORD_LIFETIME, SessionRecord,
+    StoreError, UserRecord, now,
 };
 
 /// One item of the in-memory table, by the same keys the DynamoDB table uses.
@@ -62,6 +62,7 @@ pub struct MemoryTable {
     items: Mutex<HashMap<String, Item>>,
     sessions_per_minute: u32,
     failing: std::sync::atomic::AtomicBool,
+    hints: Hints,
 }
 
 impl MemoryTable {
@@ -70,6 +71,7 @@ impl MemoryTable {
             items: Mutex::new(HashMap::new()),
             sessions_per_minute,
             failing: false.into(),
+            hints: Hints::default(),
         }
     }
 
@@ -287,14 +289,26 @@ impl Table for MemoryTable {
         self.items()?.remove(&format!("user#{user_id}"));
         Ok(())
     }
-    async fn gate(&self, sub: &str, user_id: Uuid) -> Result<Gate, StoreError> {
+    async fn gate(&self, sub: &str, check: Check) -> Result<Gate, StoreError> {
         // As the transaction: the owner checked, then the quota counted, or nothing.
-        let owner = match self.items()?.get(&format!("user#{user_id}")) {
-            Some(Item::User {
-                sub: owner,
-                erasing,
-            }) => Some(owner == sub && !erasing),
-            _ => None,
+        let owner = match check {
+            Check::User(user_id) => match self.items()?.get(&format!("user#{user_id}")) {
+                Some(Item::User {
+                    sub: owner,
+                    erasing,
+                }) => Some(owner == sub && !erasing),
+                _ => None,
+            },
+            Check::Session { session, user_id } => {
+                match self.items()?.get(&format!("session#{session}")) {
+                    Some(Item::Session {
+                        sub: owner,
+                        user_id: user,
+                        expires_at,
+                    }) => Some(owner == sub && *user == user_id && *expires_at > now()),
+                    _ => None,
+                }
+            }
         };
         match owner {
             None => Ok(Gate::Unknown),
@@ -310,6 +324,9 @@ impl Table for MemoryTable {
                 Err(wait) => Gate::OverQuota(wait),
             }),
         }
+    }
+    fn hints(&self) -> &Hints {
+        &self.hints
     }
 }
 

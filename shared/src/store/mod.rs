@@ -30,7 +30,9 @@ use uuid::Uuid;
 mod calls;
 pub mod delivery;
 mod gate;
-pub use gate::Gate;
+pub use gate::{Check, Gate};
+pub mod hints;
+pub use hints::Hints;
 mod lease;
 pub mod lifecycle;
 mod memory;
@@ -103,6 +105,7 @@ pub struct Store {
     table: String,
     /// Sessions a caller may mint per minute.
     sessions_per_minute: u32,
+    hints: std::sync::Arc<Hints>,
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -153,7 +156,13 @@ impl Store {
             client,
             table: table.into(),
             sessions_per_minute,
+            hints: Default::default(),
         }
+    }
+
+    /// What this process has learnt from the table (shared by its clones).
+    pub fn hints(&self) -> &Hints {
+        &self.hints
     }
 
     async fn get(&self, key: AttributeValue) -> Result<Option<Item>, StoreError> {

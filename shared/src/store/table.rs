@@ -8,7 +8,7 @@
 use uuid::Uuid;
 
 use super::lifecycle::AccountOwner;
-use super::{CallerRecord, Gate, SessionRecord, Store, StoreError, UserRecord};
+use super::{CallerRecord, Check, Gate, Hints, SessionRecord, Store, StoreError, UserRecord};
 
 /// The ownership table's operations, as the flows use them (each one is
 /// documented on [`Store`]'s method of the same name).
@@ -89,8 +89,10 @@ pub trait Table: Send + Sync {
     fn gate(
         &self,
         sub: &str,
-        user_id: Uuid,
+        check: Check,
     ) -> impl Future<Output = Result<Gate, StoreError>> + Send;
+    /// This process's hints of the table's items ([`super::hints`]).
+    fn hints(&self) -> &Hints;
 }
 
 impl Table for Store {
@@ -166,7 +168,10 @@ impl Table for Store {
     async fn end_erasure(&self, user_id: Uuid) -> Result<(), StoreError> {
         Store::end_erasure(self, user_id).await
     }
-    async fn gate(&self, sub: &str, user_id: Uuid) -> Result<Gate, StoreError> {
-        Store::gate(self, sub, user_id).await
+    async fn gate(&self, sub: &str, check: Check) -> Result<Gate, StoreError> {
+        Store::gate(self, sub, check).await
+    }
+    fn hints(&self) -> &Hints {
+        Store::hints(self)
     }
 }

@@ -103,13 +103,22 @@ type Expected<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], usize);
 async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its_quota() {
     let sandbox = sandbox().await;
     let token = ("ROLLEE_TOKEN", JWT);
-    let state = state_with(&sandbox, &[token, ("SESSIONS_PER_CALLER_PER_MINUTE", "3")]).await;
+    let state = state_with(&sandbox, &[token, ("SESSIONS_PER_CALLER_PER_MINUTE", "6")]).await;
+    let hints = state.store.hints();
 
     let (e, created_id) = with_request_id(event("create-user"));
+    let sub = e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let created = create_user(&state, &e).await;
     assert_eq!(created.status, 201, "{}", created.body);
     watch_session(&created);
     let user = created.str("user_id");
+    let (e, found_id) = with_request_id(event("create-user"));
+    let found = create_user(&state, &e).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    watch_session(&found);
     let (e, session_id) = with_request_id(with_user(event("new-session"), &user));
     let session = new_session(&state, &e).await;
     assert_eq!(session.status, 201, "{}", session.body);
@@ -119,15 +128,34 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
     let refreshed = refresh_url(&state, &e).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     watch_session(&refreshed);
+
+    // The same two requests in a process that has not seen this caller or
+    // session (another instance of the function): no hint, one more read.
+    hints.forget_owner(&sub);
+    let (e, found_cold_id) = with_request_id(event("create-user"));
+    let found_cold = create_user(&state, &e).await;
+    assert_eq!(found_cold.status, 200, "{}", found_cold.body);
+    watch_session(&found_cold);
+    assert_eq!(found_cold.str("user_id"), user);
+    let refreshed_session: uuid::Uuid = refreshed.str("session_id").parse().unwrap();
+    hints.forget_session(refreshed_session);
+    let body = json!({ "connect_url": refreshed.str("connect_url") }).to_string();
+    let (e, refresh_cold_id) = with_request_id(with_body(event("refresh-url"), &body));
+    let refreshed_cold = refresh_url(&state, &e).await;
+    assert_eq!(refreshed_cold.status, 200, "{}", refreshed_cold.body);
+    watch_session(&refreshed_cold);
     let (e, over_id) = with_request_id(event("create-user"));
     create_user(&state, &e).await.problem(429);
 
     // The table calls of each request, counted: a first POST /users counts
-    // the quota, reads the caller, claims it, completes (4); a new session
+    // the quota, reads the caller, claims it, completes (4). A new session
     // for a known user counts and checks the owner in one transaction, then
-    // records the session (2); a refresh counts, reads the session, records
-    // the new one (3).
-    let expected: [Expected; 4] = [
+    // records the session (2); so do a found user's POST /users and a
+    // refresh when this process holds the caller's user or the session's
+    // as a hint (2), and without one they count, read, record (3).
+    let hinted: &[&str] = &["PutItem", "TransactWriteItems"];
+    let read: &[&str] = &["GetItem", "PutItem", "UpdateItem"];
+    let expected: [Expected; 7] = [
         (
             &created_id,
             "2xx",
@@ -136,21 +164,42 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
             4,
         ),
         (
+            &found_id,
+            "2xx",
+            &["POST /users/{id}/sessions/new"],
+            hinted,
+            2,
+        ),
+        (
             &session_id,
             "2xx",
             &["POST /users/{id}/sessions/new"],
-            &["PutItem", "TransactWriteItems"],
+            hinted,
             2,
         ),
         (
             &refresh_id,
             "2xx",
             &["POST /sessions/{id}/refresh"],
-            &["GetItem", "PutItem", "UpdateItem"],
+            hinted,
+            2,
+        ),
+        (
+            &found_cold_id,
+            "2xx",
+            &["POST /users/{id}/sessions/new"],
+            read,
             3,
         ),
-        // Over the quota: the counter's refused condition, and nothing else.
-        (&over_id, "4xx", &[], &["UpdateItem"], 1),
+        (
+            &refresh_cold_id,
+            "2xx",
+            &["POST /sessions/{id}/refresh"],
+            read,
+            3,
+        ),
+        // Over the quota: the transaction's refused condition, and nothing else.
+        (&over_id, "4xx", &[], &["TransactWriteItems"], 1),
     ];
     for (id, class, endpoints, operations, table_calls) in expected {
         let lines = metric_lines_of(id);
