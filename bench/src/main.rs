@@ -1,4 +1,4 @@
-//! `cargo run --release -p bench [-- --smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off] [--tls on|off] [--cold-only] [--quota on|off] [--connect-at-init on|off]`
+//! `cargo run --release -p bench [-- --smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off] [--tls on|off] [--cold-only] [--quota on|off] [--connect-at-init on|table|off]`
 //!
 //! Builds each function with `cargo lambda build --release`, plus a
 //! hello-world `lambda_http` function (the floor), and runs every `bootstrap`
@@ -130,8 +130,11 @@ async fn run() -> Result<bool, Error> {
         10_000,
     );
     let mut vars = upstreams.vars();
-    if !settings.connect_at_init {
-        vars.push(("CONNECT_AT_INIT".to_owned(), "off".to_owned()));
+    if settings.connect_at_init != "on" {
+        vars.push((
+            "CONNECT_AT_INIT".to_owned(),
+            settings.connect_at_init.to_owned(),
+        ));
     }
     let env = Env::new(
         &api_url,

@@ -55,9 +55,9 @@ pub struct Settings {
     /// The cold starts also under the CPU quota where the machine allows
     /// it (`--quota off`: not).
     pub quota: bool,
-    /// The Connect functions open the table's connection at init (as
-    /// deployed); `--connect-at-init off` sets CONNECT_AT_INIT=off, to compare.
-    pub connect_at_init: bool,
+    /// The Connect functions' `CONNECT_AT_INIT`: `on` (as deployed: the
+    /// table's and Rollee's connections at init), `table` or `off`, to compare.
+    pub connect_at_init: &'static str,
 }
 
 fn on_off(flag: &str, value: Option<String>) -> Result<bool, Error> {
@@ -70,7 +70,7 @@ fn on_off(flag: &str, value: Option<String>) -> Result<bool, Error> {
 
 impl Settings {
     /// `[--smoke] [--json PATH] [--skip-build] [--table fast|moto] [--emf-only] [--metrics on|off]
-    /// [--tls on|off] [--cold-only] [--quota on|off] [--connect-at-init on|off]`.
+    /// [--tls on|off] [--cold-only] [--quota on|off] [--connect-at-init on|table|off]`.
     pub fn from_args() -> Result<Settings, Error> {
         let mut args = std::env::args().skip(1);
         let mut smoke = false;
@@ -82,7 +82,7 @@ impl Settings {
         let mut tls = true;
         let mut cold_only = false;
         let mut quota = true;
-        let mut connect_at_init = true;
+        let mut connect_at_init = "on";
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--smoke" => smoke = true,
@@ -91,7 +91,14 @@ impl Settings {
                 "--cold-only" => cold_only = true,
                 "--tls" => tls = on_off("--tls", args.next())?,
                 "--quota" => quota = on_off("--quota", args.next())?,
-                "--connect-at-init" => connect_at_init = on_off("--connect-at-init", args.next())?,
+                "--connect-at-init" => {
+                    connect_at_init = match args.next().as_deref() {
+                        Some("on") => "on",
+                        Some("table") => "table",
+                        Some("off") => "off",
+                        _ => return Err("--connect-at-init takes on, table or off".into()),
+                    }
+                }
                 "--metrics" => {
                     metrics = match args.next().as_deref() {
                         Some("on") => true,
@@ -109,7 +116,7 @@ impl Settings {
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto, --emf-only, --metrics on|off, --tls on|off, --cold-only, --quota on|off, --connect-at-init on|off"
+                        "unknown argument {other}; use --smoke, --skip-build, --json PATH, --table fast|moto, --emf-only, --metrics on|off, --tls on|off, --cold-only, --quota on|off, --connect-at-init on|table|off"
                     )
                     .into());
                 }

@@ -63,8 +63,8 @@ impl<T> State<T> {
 
 impl State {
     /// Builds the state from a checked configuration; reads the JWT now,
-    /// and meanwhile opens the table's connection ([`connect`]) unless
-    /// `connect_at_init` is off. `sdk_config` is loaded over the process's
+    /// and meanwhile opens the table's and Rollee's connections
+    /// ([`connect`]) as `connect_at_init` says. `sdk_config` is loaded over the process's
     /// HTTP client.
     pub async fn build<F, Fut>(
         config: &Config,
@@ -78,11 +78,16 @@ impl State {
         let http = http::client(options.timeouts()).map_err(StartupError::Client)?;
         let sdk_config = sdk_config(&http).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
-        let (tokens, ()) = tokio::join!(
+        let (tokens, (), ()) = tokio::join!(
             TokenSource::load(&config.token, config.token_policy, &sdk_config),
             async {
-                if config.connect_at_init {
-                    connect::table(&dynamodb, &config.table).await;
+                if config.connect_at_init.table() {
+                    connect::table(&dynamodb, &config.table, connect::PROBE_KEY).await;
+                }
+            },
+            async {
+                if config.connect_at_init.rollee() {
+                    connect::rollee(&http, &config.api_url).await;
                 }
             },
         );

@@ -25,7 +25,8 @@ pub const VAR_JWT_MAX_AGE: &str = "ROLLEE_JWT_MAX_AGE_SECONDS";
 pub const VAR_JWT_WARN_DAYS: &str = "ROLLEE_JWT_WARN_DAYS";
 /// Every function's: the CloudWatch namespace of its metrics; unset, no metrics.
 pub const VAR_METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
-/// `off`: the table's connection is not opened at init ([`crate::app`]).
+/// `on` (default), `table` or `off`: the connections a cold start opens for
+/// its first request ([`ConnectAtInit`], [`crate::app::connect`]).
 pub const VAR_CONNECT_AT_INIT: &str = "CONNECT_AT_INIT";
 /// The rotation function's: the path of Rollee's token refresh on the API's host.
 pub const VAR_TOKEN_REFRESH_PATH: &str = "ROLLEE_TOKEN_REFRESH_PATH";
@@ -102,9 +103,31 @@ pub struct Config {
     /// The EventBridge bus of the functions that publish (`DELETE
     /// /users/{user_id}`: `user.erased`); the others leave it unset.
     pub event_bus: Option<String>,
-    /// Whether init opens the table's connection beside the secret's read
-    /// (default on; `CONNECT_AT_INIT=off`).
-    pub connect_at_init: bool,
+    /// Which connections init opens beside the secret's read
+    /// (`CONNECT_AT_INIT`: `on`, the default, `table` or `off`).
+    pub connect_at_init: ConnectAtInit,
+}
+
+/// The connections a cold start opens for its first request
+/// ([`crate::app::connect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectAtInit {
+    /// `on`: the table's and Rollee's.
+    All,
+    /// `table`: the table's only; nothing is sent to Rollee at init.
+    Table,
+    /// `off`: none; the first request opens both.
+    Off,
+}
+
+impl ConnectAtInit {
+    pub fn table(self) -> bool {
+        self != Self::Off
+    }
+
+    pub fn rollee(self) -> bool {
+        self == Self::All
+    }
 }
 
 /// A setting that stops the function at start. Its Display is the one line logged.
@@ -150,7 +173,7 @@ pub enum ConfigError {
         "both {VAR_WEBHOOK_SECRET_ID} and {VAR_WEBHOOK_SECRET} are set: set {VAR_WEBHOOK_SECRET_ID} when deployed, {VAR_WEBHOOK_SECRET} only for local development, not both"
     )]
     TwoWebhookSecrets,
-    #[error("{VAR_CONNECT_AT_INIT} must be on or off")]
+    #[error("{VAR_CONNECT_AT_INIT} must be on, table or off")]
     BadConnectAtInit,
     #[error("{VAR_WEBHOOK_SECRET} must be at least 32 characters")]
     ShortWebhookSecret,
@@ -168,6 +191,18 @@ pub enum ConfigError {
         "{0} is set, but this process runs in AWS Lambda ({VAR_EXECUTION_ENV} is set): {0} is for local development only; remove it from the function's configuration"
     )]
     DevOnly(&'static str),
+}
+
+/// `CONNECT_AT_INIT` through `lookup` (the Connect functions' and the webhook's).
+pub(crate) fn connect_at_init(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<ConnectAtInit, ConfigError> {
+    match setting(lookup, VAR_CONNECT_AT_INIT)?.as_deref() {
+        None | Some("on") => Ok(ConnectAtInit::All),
+        Some("table") => Ok(ConnectAtInit::Table),
+        Some("off") => Ok(ConnectAtInit::Off),
+        Some(_) => Err(ConfigError::BadConnectAtInit),
+    }
 }
 
 /// Reads one variable through `lookup`: unset is `None`; set to blanks is an
@@ -247,11 +282,7 @@ impl Config {
             token_policy,
             metrics_namespace: metrics_namespace(&lookup)?,
             event_bus: get(VAR_EVENT_BUS)?,
-            connect_at_init: match get(VAR_CONNECT_AT_INIT)?.as_deref() {
-                None | Some("on") => true,
-                Some("off") => false,
-                Some(_) => return Err(ConfigError::BadConnectAtInit),
-            },
+            connect_at_init: connect_at_init(&lookup)?,
         })
     }
 }

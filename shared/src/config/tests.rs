@@ -24,20 +24,25 @@ fn secret_id_alone_is_the_deployed_configuration() {
 }
 
 #[test]
-fn the_tables_connection_is_opened_at_init_unless_turned_off() {
+fn init_opens_the_tables_and_rollees_connections_unless_told_otherwise() {
     let secret = (VAR_SECRET_ID, "rollee/jwt");
-    assert!(config(&[secret]).unwrap().connect_at_init);
-    assert!(
-        config(&[secret, (VAR_CONNECT_AT_INIT, "on")])
+    let setting = |value: &str| {
+        config(&[secret, (VAR_CONNECT_AT_INIT, value)])
             .unwrap()
             .connect_at_init
+    };
+    assert_eq!(
+        config(&[secret]).unwrap().connect_at_init,
+        ConnectAtInit::All
     );
-    assert!(
-        !config(&[secret, (VAR_CONNECT_AT_INIT, " off ")])
-            .unwrap()
-            .connect_at_init
-    );
-    for bad in ["yes", "0", "OFF"] {
+    assert_eq!(setting("on"), ConnectAtInit::All);
+    assert_eq!(setting(" table "), ConnectAtInit::Table);
+    assert_eq!(setting(" off "), ConnectAtInit::Off);
+    let opened = |c: ConnectAtInit| (c.table(), c.rollee());
+    assert_eq!(opened(ConnectAtInit::All), (true, true));
+    assert_eq!(opened(ConnectAtInit::Table), (true, false));
+    assert_eq!(opened(ConnectAtInit::Off), (false, false));
+    for bad in ["yes", "0", "OFF", "rollee"] {
         assert_eq!(
             config(&[secret, (VAR_CONNECT_AT_INIT, bad)]).unwrap_err(),
             ConfigError::BadConnectAtInit,

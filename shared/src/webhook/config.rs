@@ -6,12 +6,13 @@ use lambda_http::http::header::HeaderName;
 
 use super::auth::{DEFAULT_HEADER, MIN_SECRET_LEN, SIGNATURE_HEADER, SignatureEncoding};
 use crate::config::{
-    ConfigError, VAR_EVENT_BUS, VAR_METRICS_NAMESPACE, VAR_TABLE, VAR_WEBHOOK_HEADER,
-    VAR_WEBHOOK_SECRET, VAR_WEBHOOK_SECRET_ID, VAR_WEBHOOK_SIGNATURE, metrics_namespace, setting,
+    ConfigError, ConnectAtInit, VAR_CONNECT_AT_INIT, VAR_EVENT_BUS, VAR_METRICS_NAMESPACE,
+    VAR_TABLE, VAR_WEBHOOK_HEADER, VAR_WEBHOOK_SECRET, VAR_WEBHOOK_SECRET_ID,
+    VAR_WEBHOOK_SIGNATURE, connect_at_init, metrics_namespace, setting,
 };
 
 /// Every variable of ours that [`WebhookConfig`] reads.
-pub const WEBHOOK_VARIABLES: [&str; 7] = [
+pub const WEBHOOK_VARIABLES: [&str; 8] = [
     VAR_WEBHOOK_SECRET_ID,
     VAR_WEBHOOK_SECRET,
     VAR_WEBHOOK_HEADER,
@@ -19,6 +20,7 @@ pub const WEBHOOK_VARIABLES: [&str; 7] = [
     VAR_EVENT_BUS,
     VAR_TABLE,
     VAR_METRICS_NAMESPACE,
+    VAR_CONNECT_AT_INIT,
 ];
 /// What the deployed webhook function needs (the header and the signature
 /// have defaults; the template sets them so that the operator sees them).
@@ -64,6 +66,9 @@ pub struct WebhookConfig {
     pub table: String,
     /// CloudWatch namespace of the metric lines; `None`: no metrics.
     pub metrics_namespace: Option<String>,
+    /// Whether init opens the table's and the bus's connections (`on` and
+    /// `table` alike: the webhook calls no Rollee) or not (`off`).
+    pub connect_at_init: ConnectAtInit,
 }
 
 impl WebhookConfig {
@@ -96,6 +101,7 @@ impl WebhookConfig {
             bus: get(VAR_EVENT_BUS)?.ok_or(ConfigError::NoEventBus)?,
             table: get(VAR_TABLE)?.ok_or(ConfigError::NoTable)?,
             metrics_namespace: metrics_namespace(&lookup)?,
+            connect_at_init: connect_at_init(&lookup)?,
         })
     }
 }

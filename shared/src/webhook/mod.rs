@@ -45,6 +45,11 @@ pub use register::{read_credentials, registration};
 use secret::{Reads, SecretReader};
 pub use secret::{SECRET_MAX_AGE, SECRET_REREAD_PACE};
 
+/// The key the webhook reads at init to open the table's connection: none
+/// has it (a delivery's is `delivery#<SHA-256 in hex>`), and its role may
+/// read `delivery#` keys.
+pub const PROBE_KEY: &str = "delivery#connect-at-init";
+
 /// What an EventBridge entry may hold (256 KiB), less room for its other fields.
 const MAX_ENTRY_BYTES: usize = 250 * 1024;
 pub use crate::bus::EVENT_SOURCE;
@@ -79,7 +84,23 @@ impl Receiver {
         sdk_config: &aws_config::SdkConfig,
     ) -> Result<Self, StartError> {
         let secret = SecretReader::new(&config.secret, sdk_config).map_err(StartError::Secret)?;
-        let keys = secret.read().await.map_err(StartError::Secret)?;
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk_config);
+        let bus = Bus::new(sdk_config, config.bus.clone());
+        // Beside the secret's read, the connections the first delivery uses.
+        let (keys, (), ()) = tokio::join!(
+            secret.read(),
+            async {
+                if config.connect_at_init.table() {
+                    crate::app::connect::table(&dynamodb, &config.table, PROBE_KEY).await;
+                }
+            },
+            async {
+                if config.connect_at_init.table() {
+                    crate::app::connect::bus(&bus).await;
+                }
+            },
+        );
+        let keys = keys.map_err(StartError::Secret)?;
         match &config.secret {
             SecretOrigin::Fixed(_) => tracing::warn!(
                 "using the webhook secret from WEBHOOK_SECRET: for local development only; deployed functions read it from Secrets Manager"
@@ -103,12 +124,12 @@ impl Receiver {
             }),
             rereading: tokio::sync::Mutex::new(()),
             store: Store::new(
-                aws_sdk_dynamodb::Client::new(sdk_config),
+                dynamodb,
                 config.table.clone(),
                 // The webhook function mints no session: no quota.
                 0,
             ),
-            bus: Bus::new(sdk_config, config.bus.clone()),
+            bus,
         })
     }
 

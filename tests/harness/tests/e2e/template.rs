@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cfn::{condition, parameters, resolve, resources_of_type, short_form, yaml};
 use crate::consistency::{DEPLOY_CHECK_BINARY, ROTATION_BINARY, binary_of, functions, template};
+use rollee_shared::app::connect::PROBE_KEY;
 use serde_norway::Value as Yaml;
 
 /// The role a function runs as: `<role>` of its `Role: !GetAtt <role>.Arn`.
@@ -111,7 +112,16 @@ fn the_roles_key_prefixes_are_the_ones_the_store_writes() {
             if short_form(&statement["Resource"]) != "!GetAtt OwnershipTable.Arn" {
                 continue;
             }
-            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let condition = &statement["Condition"];
+            let exact = &condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+            if let Some(exact) = exact.as_sequence() {
+                // The one exact key: the read that opens the connection at init.
+                assert_eq!(exact.len(), 1, "{role}");
+                assert_eq!(exact[0].as_str(), Some(PROBE_KEY), "{role}");
+                assert_eq!(statement["Action"].as_str(), Some("dynamodb:GetItem"));
+                continue;
+            }
+            let keys = &condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
             let keys = keys
                 .as_sequence()
                 .unwrap_or_else(|| panic!("{role}: a table statement without LeadingKeys"));
@@ -123,6 +133,56 @@ fn the_roles_key_prefixes_are_the_ones_the_store_writes() {
         }
     }
     assert_eq!(granted, written);
+}
+
+/// Each function that opens the table's connection at init may make that
+/// read: the Connect functions' key, and the webhook's.
+#[test]
+fn every_role_may_read_the_key_that_opens_its_tables_connection_at_init() {
+    let t = template();
+    let mut checked = 0;
+    for (id, properties, _) in functions(&t) {
+        let probe = match id.as_str() {
+            "WebhookFunction" => rollee_shared::webhook::PROBE_KEY,
+            "RotateTokenFunction" | "DeployCheckFunction" => continue,
+            _ => PROBE_KEY,
+        };
+        let role = role_of(&id, &properties);
+        let document =
+            &t["Resources"][role.as_str()]["Properties"]["Policies"][0]["PolicyDocument"];
+        let reads = |statement: &Yaml| {
+            let action = &statement["Action"];
+            action.as_str() == Some("dynamodb:GetItem")
+                || action
+                    .as_sequence()
+                    .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("dynamodb:GetItem")))
+        };
+        let covers = |statement: &Yaml| {
+            let condition = &statement["Condition"];
+            let exact = &condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+            let like = &condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            exact
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|k| k.as_str() == Some(probe))
+                || like.as_sequence().into_iter().flatten().any(|k| {
+                    k.as_str()
+                        .and_then(|k| k.strip_suffix('*'))
+                        .is_some_and(|prefix| probe.starts_with(prefix))
+                })
+        };
+        assert!(
+            document["Statement"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|s| reads(s) && covers(s)),
+            "{id}: its role may not read {probe}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 7);
 }
 
 #[test]
@@ -191,10 +251,11 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
             )
         };
         let (own_logs_and_secret, kms_actions) = match id.as_str() {
-            // Claims are released and lost users forgotten: DeleteItem.
+            // Claims are released and lost users forgotten: DeleteItem; a
+            // caller seen before, its quota and user in one transaction.
             "CreateUserFunction" => (
                 serving(
-                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]",
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]",
                     r#"["caller#*", "quota#*", "session#*", "user#*"]"#,
                 ),
                 "kms:Decrypt",
@@ -208,19 +269,34 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
                 ),
                 "kms:Decrypt",
             ),
-            // Sessions and the quota only.
+            // Sessions and the quota only; a session recorded by this
+            // process, its quota and owner in one transaction.
             "RefreshUrlFunction" => (
                 serving(
-                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:ConditionCheckItem]",
                     r#"["quota#*", "session#*"]"#,
                 ),
                 "kms:Decrypt",
             ),
-            // A user's accounts, recorded in one batch; adopting its user.
+            // A user's accounts, recorded in one batch; adopting its user;
+            // and the read of the key no item has that opens the table's
+            // connection at init (no other prefix of its covers it).
             "ListAccountsFunction" => (
-                serving(
-                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:BatchWriteItem]",
-                    r#"["account#*", "caller#*", "user#*"]"#,
+                format!(
+                    r#"{}
+            - Effect: Allow
+              Action: dynamodb:GetItem
+              Resource: !GetAtt OwnershipTable.Arn
+              Condition:
+                ForAllValues:StringEquals:
+                  dynamodb:LeadingKeys: ["{}"]
+            "#,
+                    serving(
+                        "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:BatchWriteItem]",
+                        r#"["account#*", "caller#*", "user#*"]"#,
+                    )
+                    .trim_end(),
+                    rollee_shared::app::connect::PROBE_KEY,
                 ),
                 "kms:Decrypt",
             ),
