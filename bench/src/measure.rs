@@ -88,6 +88,35 @@ pub struct Concurrency {
     pub elapsed: Duration,
     /// `None` if the process's `VmHWM` could not be read.
     pub peak_rss_kib: Option<u64>,
+    /// The function's CPU time (user + system) over the phase; `None` if
+    /// its schedstat could not be read.
+    pub function_cpu: Option<Duration>,
+    /// The share of the machine's CPU time that was busy over the phase
+    /// (`/proc/stat`, every process: the function, the benchmark's Runtime
+    /// API, sandbox, TLS fronts and table stand-in); `None` if unreadable.
+    pub machine_busy: Option<f64>,
+    /// Each stream's first invocation's time (event queued → response):
+    /// they run together and open the function's connections.
+    pub first: Vec<Duration>,
+    /// The time of every later successful invocation.
+    pub latencies: Vec<Duration>,
+}
+
+/// The machine's CPU time from `/proc/stat`'s first line, in clock ticks:
+/// (all, idle + iowait). Only its first eight fields (user to steal): guest
+/// time is already counted in user time.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let idle = fields.get(3)? + fields.get(4)?;
+    Some((fields.iter().sum(), idle))
 }
 
 pub async fn init(
@@ -337,19 +366,30 @@ pub async fn concurrency(
         streams.push(Work::new(kind, client, store, sub).await?);
     }
     sandbox.set_latency(UPSTREAM_DELAY);
+    let cpu_before = function.cpu_time();
+    let ticks_before = machine_ticks();
     let ok = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let first = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for (n, mut work) in streams.into_iter().enumerate() {
         let function = function.clone();
         let (ok, errors, failures) = (ok.clone(), errors.clone(), failures.clone());
+        let (latencies, first) = (latencies.clone(), first.clone());
         tasks.push(tokio::spawn(async move {
+            let mut later = false;
             while Instant::now() < deadline {
                 let e = work.next_event();
+                let sent = Instant::now();
                 match invoke(&function, kind, &e).await {
                     Ok(response) => {
+                        let took = sent.elapsed();
+                        let into = if later { &latencies } else { &first };
+                        into.lock().expect("not poisoned").push(took);
+                        later = true;
                         work.record(&response);
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
@@ -365,12 +405,24 @@ pub async fn concurrency(
         task.await?;
     }
     let elapsed = started.elapsed();
+    let function_cpu = cpu_before
+        .zip(function.cpu_time())
+        .map(|(before, after)| after.saturating_sub(before));
+    let machine_busy = ticks_before.zip(machine_ticks()).and_then(|(b, a)| {
+        let all = a.0.checked_sub(b.0).filter(|all| *all > 0)?;
+        let idle = a.1.checked_sub(b.1)?;
+        Some(1.0 - idle as f64 / all as f64)
+    });
     sandbox.set_latency(Duration::ZERO);
     Ok(Concurrency {
         ok: ok.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
         elapsed,
         peak_rss_kib: function.peak_rss_kib(),
+        function_cpu,
+        machine_busy,
+        first: std::mem::take(&mut *first.lock().expect("not poisoned")),
+        latencies: std::mem::take(&mut *latencies.lock().expect("not poisoned")),
     })
 }
 
