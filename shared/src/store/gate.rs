@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::calls::{judged, store_error};
 use super::lifecycle::ERASING;
+use super::quota::{CONFLICT_RETRIES, after_a_conflict};
 use super::{KEY, QuotaCount, Store, StoreError, now, s, session_key, text, user_key};
 
 /// What the transaction checks beside the quota.
@@ -38,10 +39,6 @@ pub enum Gate {
     /// nothing counted.
     Unknown,
 }
-
-/// How often a transaction that collided with another on the same items
-/// (the caller's own concurrent requests) is sent again.
-const CONFLICT_RETRIES: usize = 2;
 
 impl Store {
     /// Counts one session of `sub` and makes `check`, in one transaction.
@@ -116,6 +113,7 @@ impl Store {
                     if conflicts < CONFLICT_RETRIES =>
                 {
                     conflicts += 1;
+                    after_a_conflict().await;
                 }
                 _ => return Err(store_error(error)),
             }

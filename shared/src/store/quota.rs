@@ -2,6 +2,8 @@
 //! counted under its limit in one conditional update (alone, or in the
 //! new-session transaction), and the keys an erasure deletes.
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+
 use super::calls::{held, measured};
 use super::{AttributeValue, Item, KEY, Store, StoreError, TTL, n, now, s};
 
@@ -10,26 +12,54 @@ impl Store {
     /// inside: over the quota, to retry after that many seconds.
     pub async fn count_session(&self, sub: &str) -> Result<Result<(), u64>, StoreError> {
         let now = now();
-        let quota = self.quota_count(sub, now);
-        let result = measured(
-            "UpdateItem",
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(KEY, quota.key)
-                .update_expression(QuotaCount::UPDATE)
-                .condition_expression(QuotaCount::CONDITION)
-                .set_expression_attribute_names(Some(quota.names))
-                .set_expression_attribute_values(Some(quota.values))
-                .send(),
-        )
-        .await;
-        Ok(if held(result)? {
-            Ok(())
-        } else {
-            Err(60 - now % 60)
-        })
+        let mut conflicts = 0;
+        loop {
+            let quota = self.quota_count(sub, now);
+            let result = measured(
+                "UpdateItem",
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(KEY, quota.key)
+                    .update_expression(QuotaCount::UPDATE)
+                    .condition_expression(QuotaCount::CONDITION)
+                    .set_expression_attribute_names(Some(quota.names))
+                    .set_expression_attribute_values(Some(quota.values))
+                    .send(),
+            )
+            .await;
+            // The item is in another request's transaction (the caller's own
+            // concurrent new session): DynamoDB refuses the update, and the
+            // SDK does not retry that error.
+            if let Err(e) = &result
+                && matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::TransactionConflictException(_))
+                )
+                && conflicts < CONFLICT_RETRIES
+            {
+                conflicts += 1;
+                after_a_conflict().await;
+                continue;
+            }
+            return Ok(if held(result)? {
+                Ok(())
+            } else {
+                Err(60 - now % 60)
+            });
+        }
     }
+}
+
+/// How often a quota update that collided with another request's
+/// transaction on the same item is sent again.
+pub(super) const CONFLICT_RETRIES: usize = 2;
+
+/// A pause of 5 to 25 ms before a write that collided with another request's
+/// transaction is sent again, so that the two do not collide once more.
+pub(super) async fn after_a_conflict() {
+    let pause = std::time::Duration::from_millis(5).mul_f64(1.0 + 4.0 * fastrand::f64());
+    tokio::time::sleep(pause).await;
 }
 
 /// One session counted in `sub`'s quota item of the current minute, the
