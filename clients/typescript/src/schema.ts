@@ -498,7 +498,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Another request is still creating the caller's user. Retry after Retry-After. */
+            /** @description Another request is still creating the caller's user, or the caller's user is being erased by a DELETE /users/{user_id} not yet finished. Retry after Retry-After (after an erasure, once its DELETE has succeeded). */
             409: {
                 headers: {
                     "Cache-Control": components["headers"]["NoStore"];

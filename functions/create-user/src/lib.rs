@@ -91,6 +91,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_user_being_erased_gets_no_session_with_a_hint_or_without() {
+        use rollee_shared::store::Table;
+        let sandbox = Sandbox::start(JWT).await.unwrap();
+        let state = state(&sandbox.base_url(), JWT, 10);
+        let e = event("create-user");
+        let (_, first) = call(&state, &e, super::handle).await;
+        let user: uuid::Uuid = first["user_id"].as_str().unwrap().parse().unwrap();
+        assert!(state.store.begin_erasure("alice", user).await.unwrap());
+        let calls = sandbox.requests().len();
+        // This process still holds the hint (another process began the
+        // erasure), then not: 409 both times, and Rollee is not called.
+        assert_eq!(state.store.hints().owner("alice"), Some(user));
+        for hinted in [true, false] {
+            let (status, body) = call(&state, &e, super::handle).await;
+            assert_eq!(status, 409, "hinted {hinted}: {body}");
+            assert_eq!(body["type"], "urn:rollee-connect:problem:in-progress");
+            assert_eq!(state.store.hints().owner("alice"), None);
+        }
+        assert_eq!(sandbox.requests().len(), calls);
+        // Rollee no longer knows the user: forgetting the caller's user
+        // keeps the erasure's mark for its retry.
+        state.store.forget_user("alice", user).await.unwrap();
+        assert!(state.store.user(user).await.unwrap().unwrap().erasing);
+    }
+
+    #[tokio::test]
     async fn bad_bodies_and_no_caller_are_refused_before_any_rollee_call() {
         let sandbox = Sandbox::start(JWT).await.unwrap();
         let state = state(&sandbox.base_url(), JWT, 10);

@@ -108,7 +108,8 @@ pub async fn reconnect(
 /// and in the table, then says so on the bus. Each step can be repeated, so
 /// a retry after any failure finishes the erasure:
 ///
-/// 1. mark `user#<uuid>` (from then on the user gets no session);
+/// 1. mark `user#<uuid>` (from then on the user gets no session), and
+///    delete its `session#` items (from then on none is refreshed);
 /// 2. Rollee's `DELETE /users/{id}` (a 404 there: already deleted);
 /// 3. every other item of the user and its caller in the table;
 /// 4. `user.erased` on the bus, with `user_id` and `sub` only (a retry after
@@ -137,6 +138,15 @@ pub async fn erase(
     if store.hints().owner(caller.sub()) == Some(user_id) {
         store.hints().forget_owner(caller.sub());
     }
+    // A refresh checks the session's item, not the mark: without its items,
+    // no session of the user is refreshed while Rollee's delete is pending.
+    let sessions: Vec<String> = store
+        .items_of_user(user_id)
+        .await?
+        .into_iter()
+        .filter(|key| key.starts_with("session#"))
+        .collect();
+    store.delete_items(&sessions).await?;
     if !client.delete_user(user_id, deadline).await? {
         tracing::info!(%user_id, "Rollee no longer knows the user (deleted before); erasing the table's items");
     }

@@ -49,6 +49,16 @@ async fn within_quota(store: &impl Table, caller: &Caller) -> Result<(), ApiErro
     }
 }
 
+/// The caller's user is being erased: 409 until the erasure (or its retry)
+/// is done, when `POST /users` creates the caller a new user.
+fn being_erased() -> ApiError {
+    ApiError::new(
+        Problem::InProgress,
+        "This user's Rollee user is being erased; retry once its DELETE /users/{user_id} has succeeded.",
+    )
+    .with_retry_after(Some(2))
+}
+
 /// The caller is over its quota of sessions: 429, before any Rollee call.
 fn over_quota(seconds: u64) -> ApiError {
     tracing::info!("a caller is over its quota of Connect sessions per minute");
@@ -73,10 +83,15 @@ pub async fn find_or_create_user(
     metadata: Map<String, Value>,
 ) -> Result<UserSession, ApiError> {
     // A caller this process has seen: its quota and its user in one table
-    // call, the hint checked by the transaction; otherwise counted, then read.
+    // call, the hint checked by the transaction. Otherwise the caller's item
+    // is read, and its user checked with the quota in the same transaction.
+    let mut counted = false;
     let mut known = match store.hints().owner(caller.sub()) {
         Some(user_id) => match store.gate(caller.sub(), Check::User(user_id)).await? {
-            Gate::Open => Some(user_id),
+            Gate::Open => {
+                counted = true;
+                Some(user_id)
+            }
             Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
             Gate::Closed | Gate::Unknown => {
                 store.hints().forget_owner(caller.sub());
@@ -85,9 +100,6 @@ pub async fn find_or_create_user(
         },
         None => None,
     };
-    if known.is_none() {
-        within_quota(store, caller).await?;
-    }
     let deadline = client.deadline();
     let waiting_ends = Instant::now() + WAIT_FOR_CREATION;
     loop {
@@ -97,6 +109,19 @@ pub async fn find_or_create_user(
         };
         match found {
             CallerRecord::Owner { user_id } => {
+                if !counted {
+                    match store.gate(caller.sub(), Check::User(user_id)).await? {
+                        Gate::Open => {}
+                        Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
+                        // The caller's user is being erased (its `user#` is
+                        // the caller's by the item that names it): no session
+                        // until the erasure is done, as for a new session.
+                        Gate::Closed => return Err(being_erased()),
+                        // No `user#` item, as for a user adopted half-way.
+                        Gate::Unknown => within_quota(store, caller).await?,
+                    }
+                    counted = true;
+                }
                 match mint(client, user_id, deadline).await {
                     Ok(session) => {
                         record(store, caller, user_id, session.id).await?;
@@ -127,6 +152,10 @@ pub async fn find_or_create_user(
                 tokio::time::sleep(POLL).await;
             }
             CallerRecord::Unknown | CallerRecord::Claimed { .. } => {
+                if !counted {
+                    within_quota(store, caller).await?;
+                    counted = true;
+                }
                 let claim = Uuid::new_v4();
                 if store.claim(caller.sub(), claim).await? {
                     return create(client, store, caller, metadata, claim, deadline).await;

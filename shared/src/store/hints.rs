@@ -18,7 +18,8 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
-/// Entries per map before it is emptied: about 100 KB of callers at most.
+/// Entries per map before it is emptied: at most about 300 KB of callers
+/// (a `sub` is up to [`crate::request::MAX_SUB_BYTES`] bytes) and 40 KB of sessions.
 pub const CAPACITY: usize = 1024;
 
 #[derive(Debug, Default)]

@@ -171,7 +171,10 @@ impl Table for MemoryTable {
         let key = format!("caller#{sub}");
         if matches!(items.get(&key), Some(Item::Owner { user_id: held }) if *held == user_id) {
             items.remove(&key);
-            items.remove(&format!("user#{user_id}"));
+            let user = format!("user#{user_id}");
+            if !matches!(items.get(&user), Some(Item::User { erasing: true, .. })) {
+                items.remove(&user);
+            }
         }
         Ok(())
     }

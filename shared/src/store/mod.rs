@@ -301,7 +301,8 @@ impl Store {
     }
 
     /// Forgets that `sub` owns `user_id` (Rollee no longer knows the user), so
-    /// that the caller's next `POST /users` creates a new one.
+    /// that the caller's next `POST /users` creates a new one; the `user#`
+    /// item of a user being erased stays, as the erasure's mark.
     pub async fn forget_user(&self, sub: &str, user_id: Uuid) -> Result<(), StoreError> {
         let result = measured(
             "DeleteItem",
@@ -315,7 +316,20 @@ impl Store {
         )
         .await;
         held(result)?;
-        self.delete(user_key(user_id)).await
+        // A user whose erasure began keeps `user#`, its mark: the erasure's
+        // retry needs it to finish (and to publish `user.erased`).
+        let mark = measured(
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(KEY, user_key(user_id))
+                .condition_expression("attribute_not_exists(#erasing)")
+                .expression_attribute_names("#erasing", lifecycle::ERASING)
+                .send(),
+        )
+        .await;
+        held(mark).map(drop)
     }
 
     /// Who owns the Rollee user `user_id`, when it was created or adopted here.

@@ -77,8 +77,9 @@ impl std::fmt::Debug for Receiver {
 }
 
 impl Receiver {
-    /// Reads the secret now; constructs the table's and the bus's clients
-    /// (no call to either at start).
+    /// Reads the secret now and, unless `CONNECT_AT_INIT` is `off`, opens
+    /// the table's and the bus's connections meanwhile (a `GetItem` of
+    /// [`PROBE_KEY`], a `DescribeEventBus`); neither stops the start.
     pub async fn build(
         config: &WebhookConfig,
         sdk_config: &aws_config::SdkConfig,

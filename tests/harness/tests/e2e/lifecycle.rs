@@ -399,6 +399,9 @@ async fn an_erasure_cut_before_rollee_blocks_new_sessions_and_a_retry_finishes_i
     let table = local_table().await;
     let (state, _bus) = bus_state_on(&sandbox, &table, true).await;
     let (user, _) = alice_with_an_account(&sandbox, &state).await;
+    let minted = new_session(&state, &with_user(event("new-session"), &user)).await;
+    assert_eq!(minted.status, 201, "{}", minted.body);
+    watch_session(&minted);
     sandbox.fail(Fault::ServerError, None);
     let failed = erase_user(&state, &erase_as("alice", &user)).await;
     assert_eq!(
@@ -407,10 +410,29 @@ async fn an_erasure_cut_before_rollee_blocks_new_sessions_and_a_retry_finishes_i
     );
     sandbox.clear_faults();
     assert!(sandbox.has_user(Uuid::parse_str(&user).unwrap()));
-    // Marked: no new session for a user being erased, no listing either.
+    // Marked: no new session for a user being erased, no refresh of one
+    // minted before, no listing either.
     new_session(&state, &with_user(event("new-session"), &user))
         .await
         .problem(404);
+    let body = json!({ "connect_url": minted.str("connect_url") }).to_string();
+    refresh_url(&state, &with_body(event("refresh-url"), &body))
+        .await
+        .problem(404);
+    // Nor for its caller's POST /users, with this process's hint of the
+    // user or without one.
+    let user_id = Uuid::parse_str(&user).unwrap();
+    for hint in [true, false] {
+        if hint {
+            state.store.hints().set_owner("alice", user_id);
+        }
+        let refused = create_user(&state, &event("create-user")).await;
+        assert_eq!(
+            refused.problem(409)["type"],
+            "urn:rollee-connect:problem:in-progress",
+            "hint {hint}"
+        );
+    }
     list_accounts(&state, &list_as("alice", &user))
         .await
         .problem(404);
@@ -442,6 +464,15 @@ async fn an_erasure_cut_after_rollee_or_half_way_through_the_table_finishes_on_r
                 .await
                 .unwrap()
         );
+        if !half_way {
+            // The caller's POST /users meanwhile: 409, and forgetting the
+            // user Rollee no longer knows keeps the erasure's mark.
+            create_user(&state, &event("create-user"))
+                .await
+                .problem(409);
+            state.store.forget_user("alice", user_id).await.unwrap();
+            assert!(state.store.user(user_id).await.unwrap().unwrap().erasing);
+        }
         if half_way {
             let keys = state.store.items_of_user(user_id).await.unwrap();
             let some: Vec<String> = keys

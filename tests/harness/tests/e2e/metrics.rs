@@ -152,8 +152,11 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
     // for a known user counts and checks the owner in one transaction, then
     // records the session (2); so do a found user's POST /users and a
     // refresh when this process holds the caller's user or the session's
-    // as a hint (2), and without one they count, read, record (3).
+    // as a hint (2). Without one, a found user's POST /users reads the
+    // caller, then counts and checks its user in one transaction, records
+    // (3); a refresh counts, reads the session, records (3).
     let hinted: &[&str] = &["PutItem", "TransactWriteItems"];
+    let read_then_checked: &[&str] = &["GetItem", "PutItem", "TransactWriteItems"];
     let read: &[&str] = &["GetItem", "PutItem", "UpdateItem"];
     let expected: [Expected; 7] = [
         (
@@ -188,7 +191,7 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
             &found_cold_id,
             "2xx",
             &["POST /users/{id}/sessions/new"],
-            read,
+            read_then_checked,
             3,
         ),
         (
