@@ -18,7 +18,7 @@ const MESSAGES = {
   "invalid-request": "Something in this app is out of date. Please update it, or contact support.",
   "unauthenticated": "Your sign-in could not be used. Please sign in again.",
   "not-found": "That connection link is no longer valid. Getting a fresh one…",
-  "in-progress": "We are still setting up your account. Trying again in a moment…",
+  "in-progress": "Your account is busy (being set up or erased). Trying again in a moment…",
   "payload-too-large": "Something in this app is out of date. Please update it, or contact support.",
   "rate-limited": "Too many attempts in a short time. Please wait a moment and try again.",
   "upstream-error": "Our connection partner is having trouble. Please try again in a few seconds.",

@@ -5,12 +5,12 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Ownership, ownership, user_not_found, within_quota};
+use super::{Ownership, over_quota, ownership, user_not_found, within_quota};
 use crate::bus::Bus;
 use crate::problem::ApiError;
 use crate::request::Caller;
 use crate::rollee::{Account, RolleeClient, RolleeError, Session};
-use crate::store::{Table, quota_keys};
+use crate::store::{Check, Gate, Table, quota_keys};
 
 /// The detail type of the event an erasure publishes.
 pub const USER_ERASED: &str = "user.erased";
@@ -66,10 +66,23 @@ pub async fn reconnect(
     caller: &Caller,
     account: Uuid,
 ) -> Result<(Uuid, Session), ApiError> {
-    within_quota(store, caller).await?;
     let deadline = client.deadline();
     let user_id = match store.owner_of_account(account).await? {
-        Some(owner) if owner.sub == caller.sub() => owner.user_id,
+        // Counted, and its user checked (the caller's, not being erased), in
+        // one transaction before Rollee is called.
+        Some(owner) if owner.sub == caller.sub() => {
+            match store.gate(caller.sub(), Check::User(owner.user_id)).await? {
+                Gate::Open => {}
+                Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
+                Gate::Closed => {
+                    tracing::info!(%account, "reconnect refused: the account's user is being erased");
+                    return Err(account_not_found());
+                }
+                // A user the table has no item of (created before it).
+                Gate::Unknown => within_quota(store, caller).await?,
+            }
+            owner.user_id
+        }
         Some(_) => {
             tracing::info!(%account, "reconnect refused: the account is not the caller's");
             return Err(account_not_found());
@@ -77,6 +90,7 @@ pub async fn reconnect(
         // Not recorded yet (no listing or account webhook seen it): Rollee
         // says whose it is, once, and the table remembers.
         None => {
+            within_quota(store, caller).await?;
             let found = match client.get_account(account, deadline).await {
                 Ok(found) => found,
                 Err(RolleeError::NotFound) => return Err(account_not_found()),

@@ -50,11 +50,15 @@ async fn within_quota(store: &impl Table, caller: &Caller) -> Result<(), ApiErro
 }
 
 /// The caller's user is being erased: 409 until the erasure (or its retry)
-/// is done, when `POST /users` creates the caller a new user.
-fn being_erased() -> ApiError {
+/// is done, when `POST /users` creates the caller a new user. The detail
+/// names the user (the caller's own), so that an app which no longer holds
+/// its id can finish the erasure: waiting alone does not.
+fn being_erased(user_id: Uuid) -> ApiError {
     ApiError::new(
         Problem::InProgress,
-        "This user's Rollee user is being erased; retry once its DELETE /users/{user_id} has succeeded.",
+        format!(
+            "This user's Rollee user {user_id} is being erased: send DELETE /users/{user_id} again to finish, then retry."
+        ),
     )
     .with_retry_after(Some(2))
 }
@@ -113,11 +117,12 @@ pub async fn find_or_create_user(
                     match store.gate(caller.sub(), Check::User(user_id)).await? {
                         Gate::Open => {}
                         Gate::OverQuota(seconds) => return Err(over_quota(seconds)),
-                        // The caller's user is being erased (its `user#` is
-                        // the caller's by the item that names it): no session
-                        // until the erasure is done, as for a new session.
-                        Gate::Closed => return Err(being_erased()),
-                        // No `user#` item, as for a user adopted half-way.
+                        // The caller's user is being erased (`user#` names the
+                        // caller whenever `caller#` names the user): no
+                        // session until the erasure is done, as for a new one.
+                        Gate::Closed => return Err(being_erased(user_id)),
+                        // No `user#` item: a `caller#` written before the table
+                        // kept one, or one an erasure's index query missed.
                         Gate::Unknown => within_quota(store, caller).await?,
                     }
                     counted = true;

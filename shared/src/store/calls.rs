@@ -13,13 +13,25 @@ pub struct StoreError(pub(super) String);
 
 /// A conditional write refused because its condition did not hold: an
 /// answer, not a failure of the table.
-fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
+pub(super) fn condition_failed<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
     e.as_service_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// [`condition_failed`], or a write refused because its item is in another
+/// request's transaction, when the write is sent again.
+pub(super) fn condition_failed_or_conflicted<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    condition_failed(e)
+        || e.as_service_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "TransactionConflictException")
 }
 
 /// DynamoDB refused the call for capacity (past the SDK's own retries).

@@ -89,7 +89,14 @@ impl Store {
                         .condition_check(owner.clone())
                         .build(),
                 );
-            let error = match judged("TransactWriteItems", request.send(), refused).await {
+            // A conflict that will be sent again is counted as an answer: only
+            // the table's last word on this request can be its failure.
+            let answered = if conflicts < CONFLICT_RETRIES {
+                refused_or_conflicted
+            } else {
+                refused
+            };
+            let error = match judged("TransactWriteItems", request.send(), answered).await {
                 Ok(_) => return Ok(Gate::Open),
                 Err(e) => e,
             };
@@ -122,20 +129,43 @@ impl Store {
 }
 
 /// The transaction was cancelled by its own conditions (the quota, the
-/// owner): an answer, counted as such. A conflict with another transaction
-/// or any other reason is the table's failure (and a conflict is retried).
+/// owner): an answer, counted as such (beside a conflict on the other item,
+/// the condition is what [`Store::gate`] answers). A conflict alone, or any
+/// other reason, is the table's failure.
 fn refused<R>(e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        e.as_service_error()
-    else {
-        return false;
-    };
-    let codes = || {
-        cancelled
+    let codes = cancellation_codes(e);
+    codes.contains(&"ConditionalCheckFailed") && only_answers_and_conflicts(&codes)
+}
+
+/// [`refused`], or cancelled by a conflict with another request's
+/// transaction, when the transaction is sent again.
+fn refused_or_conflicted<R>(
+    e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> bool {
+    let codes = cancellation_codes(e);
+    codes.iter().any(|code| *code != "None") && only_answers_and_conflicts(&codes)
+}
+
+fn only_answers_and_conflicts(codes: &[&str]) -> bool {
+    codes.iter().all(|code| {
+        matches!(
+            *code,
+            "ConditionalCheckFailed" | "TransactionConflict" | "None"
+        )
+    })
+}
+
+/// The cancellation reasons' codes, in the items' order ("None" for an item
+/// that did not cancel it); none when the call failed otherwise.
+fn cancellation_codes<R>(
+    e: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Vec<&str> {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()
             .iter()
             .map(|r| r.code().unwrap_or("None"))
-    };
-    codes().any(|code| code == "ConditionalCheckFailed")
-        && codes().all(|code| matches!(code, "ConditionalCheckFailed" | "None"))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

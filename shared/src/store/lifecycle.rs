@@ -3,6 +3,7 @@
 //! An erasure, as the table sees it ([`crate::flow::erase`] drives it):
 //! 1. [`Store::begin_erasure`] marks `user#<uuid>` with [`ERASING`]: from
 //!    then on the user gets no new session, and a retry finishes the erasure;
+//!    its `session#` items are deleted right away, so that none is refreshed;
 //! 2. (Rollee deletes the user);
 //! 3. [`Store::items_of_user`] finds the other items that name the user
 //!    (through [`USER_INDEX`]) and [`Store::delete_items`] deletes them, with

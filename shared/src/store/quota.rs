@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
-use super::calls::{held, measured};
+use super::calls::{condition_failed, condition_failed_or_conflicted, held, judged};
 use super::{AttributeValue, Item, KEY, Store, StoreError, TTL, n, now, s};
 
 impl Store {
@@ -15,7 +15,14 @@ impl Store {
         let mut conflicts = 0;
         loop {
             let quota = self.quota_count(sub, now);
-            let result = measured(
+            // A conflict that will be sent again is counted as an answer: only
+            // the table's last word on this request can be its failure.
+            let answered = if conflicts < CONFLICT_RETRIES {
+                condition_failed_or_conflicted
+            } else {
+                condition_failed
+            };
+            let result = judged(
                 "UpdateItem",
                 self.client
                     .update_item()
@@ -26,6 +33,7 @@ impl Store {
                     .set_expression_attribute_names(Some(quota.names))
                     .set_expression_attribute_values(Some(quota.values))
                     .send(),
+                answered,
             )
             .await;
             // The item is in another request's transaction (the caller's own

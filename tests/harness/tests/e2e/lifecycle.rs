@@ -398,10 +398,15 @@ async fn an_erasure_cut_before_rollee_blocks_new_sessions_and_a_retry_finishes_i
     let sandbox = sandbox().await;
     let table = local_table().await;
     let (state, _bus) = bus_state_on(&sandbox, &table, true).await;
-    let (user, _) = alice_with_an_account(&sandbox, &state).await;
+    let (user, account) = alice_with_an_account(&sandbox, &state).await;
     let minted = new_session(&state, &with_user(event("new-session"), &user)).await;
     assert_eq!(minted.status, 201, "{}", minted.body);
     watch_session(&minted);
+    // The listing records the account as alice's user's.
+    assert_eq!(
+        list_accounts(&state, &list_as("alice", &user)).await.status,
+        200
+    );
     sandbox.fail(Fault::ServerError, None);
     let failed = erase_user(&state, &erase_as("alice", &user)).await;
     assert_eq!(
@@ -434,6 +439,9 @@ async fn an_erasure_cut_before_rollee_blocks_new_sessions_and_a_retry_finishes_i
         );
     }
     list_accounts(&state, &list_as("alice", &user))
+        .await
+        .problem(404);
+    reconnect_account(&state, &reconnect_as("alice", account))
         .await
         .problem(404);
     let retried = erase_user(&state, &erase_as("alice", &user)).await;

@@ -147,8 +147,8 @@ async fn each_request_counts_its_answer_its_rollee_calls_its_table_calls_and_its
     let (e, over_id) = with_request_id(event("create-user"));
     create_user(&state, &e).await.problem(429);
 
-    // The table calls of each request, counted: a first POST /users counts
-    // the quota, reads the caller, claims it, completes (4). A new session
+    // The table calls of each request, counted: a first POST /users reads
+    // the caller, counts the quota, claims the caller, completes (4). A new session
     // for a known user counts and checks the owner in one transaction, then
     // records the session (2); so do a found user's POST /users and a
     // refresh when this process holds the caller's user or the session's

@@ -300,10 +300,11 @@ fn each_role_allows_exactly_its_own_log_group_the_secret_its_table_actions_and_k
                 ),
                 "kms:Decrypt",
             ),
-            // The account's owner (recorded once), its user, the session and quota.
+            // The account's owner (recorded once), its user (checked with the
+            // quota in one transaction), the session and quota.
             "ReconnectAccountFunction" => (
                 serving(
-                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]",
+                    "[dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:ConditionCheckItem]",
                     r#"["account#*", "caller#*", "quota#*", "session#*", "user#*"]"#,
                 ),
                 "kms:Decrypt",
