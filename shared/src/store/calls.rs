@@ -28,10 +28,18 @@ pub(super) fn condition_failed_or_conflicted<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
-    condition_failed(e)
-        || e.as_service_error()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code == "TransactionConflictException")
+    condition_failed(e) || conflicted(e)
+}
+
+/// A write refused because its item is in another request's transaction;
+/// the SDK does not retry it.
+pub(super) fn conflicted<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "TransactionConflictException")
 }
 
 /// DynamoDB refused the call for capacity (past the SDK's own retries).

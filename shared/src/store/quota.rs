@@ -2,9 +2,7 @@
 //! counted under its limit in one conditional update (alone, or in the
 //! new-session transaction), and the keys an erasure deletes.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-
-use super::calls::{condition_failed, condition_failed_or_conflicted, held, judged};
+use super::calls::{condition_failed, condition_failed_or_conflicted, conflicted, held, judged};
 use super::{AttributeValue, Item, KEY, Store, StoreError, TTL, n, now, s};
 
 impl Store {
@@ -40,10 +38,7 @@ impl Store {
             // concurrent new session): DynamoDB refuses the update, and the
             // SDK does not retry that error.
             if let Err(e) = &result
-                && matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::TransactionConflictException(_))
-                )
+                && conflicted(e)
                 && conflicts < CONFLICT_RETRIES
             {
                 conflicts += 1;
